@@ -1,0 +1,39 @@
+# systole: two commands on a fresh Debian 12 machine, `make setup` and `make test`.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the flow needs: simulators, compilers for Verilator's C++ output.
+APT_PACKAGES := iverilog g++ make
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup test lint clean
+
+setup:
+	@echo "== systole setup: Debian packages: $(APT_PACKAGES)"
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! $(PYTHON) -m venv --help >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	    echo "   installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq $$missing; \
+	else echo "   all present"; fi
+	@echo "== systole setup: virtual environment at $(VENV)"
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "== systole setup: installing the project (editable) with simulators and test tools"
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "== systole setup: checking tools"
+	@$(BIN)/python -m systole.sim.tools
+	@echo "== systole setup: done"
+
+test:
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build

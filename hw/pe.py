@@ -1,0 +1,108 @@
+"""The processing element: one weight-stationary multiply-accumulate cell."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .numfmt import INT8, IntMacFormat
+
+__all__ = ["ProcessingElement"]
+
+
+class ProcessingElement(wiring.Component):
+    """Weight-stationary MAC cell with a shadow weight register.
+
+    Each cycle the PE multiplies the activation arriving from the left by its *active* weight,
+    adds the product to the partial sum arriving from above and passes the sum down; the
+    activation is passed right. A second, *shadow* weight register takes the next tile's weight
+    from the shift chain (``weight_in`` from the PE below, ``weight_out`` to the PE above) while
+    the active weight computes; ``swap_in`` copies shadow to active. ``swap`` travels right with
+    the activations, one cycle *ahead* of the first activation that must use the new weight.
+
+    The product is registered, so the multiplier and the wide adder sit in different cycles.
+    Arithmetic wraps at the accumulator width like numpy (see :mod:`systole.hw.numfmt`).
+
+    Parameters
+    ----------
+    fmt : IntMacFormat
+        Number format (operand and partial-sum shapes, multiply and accumulate).
+
+    Members
+    -------
+    act_in : In(fmt.act_shape)
+        Activation from the left neighbour (or the skew register of this row).
+    act_out : Out(fmt.act_shape)
+        ``act_in`` delayed by one cycle, to the right neighbour.
+    swap_in : In(1)
+        Copy the shadow weight to the active weight at the end of this cycle.
+    swap_out : Out(1)
+        ``swap_in`` delayed by one cycle, to the right neighbour.
+    weight_in : In(fmt.weight_shape)
+        Shift-chain input, from the PE below (or the array's bottom edge).
+    weight_shift : In(1)
+        Load ``weight_in`` into the shadow register (all PEs of a column shift together).
+    weight_out : Out(fmt.weight_shape)
+        The shadow register, to the PE above.
+    psum_in : In(fmt.psum_shape)
+        Partial sum from the PE above (zero at the top edge).
+    psum_out : Out(fmt.psum_shape)
+        ``psum_in + product``, registered.
+
+    Latency
+    -------
+    ``act_in`` to ``act_out``: 1 cycle. ``act_in`` to its product in ``psum_out``: 2 cycles
+    (:attr:`latency`). ``psum_in`` to ``psum_out``: 1 cycle. A weight swapped in at cycle t is
+    used by the activation of cycle t + 1. Initiation interval 1; no backpressure (valid-only
+    pipeline: every cycle computes).
+    """
+
+    #: Cycles from ``act_in`` to the product's contribution in ``psum_out``.
+    latency = 2
+    #: Cycles from ``act_in`` to ``act_out`` and from ``psum_in`` to ``psum_out``.
+    hop_latency = 1
+
+    def __init__(self, fmt: IntMacFormat = INT8):
+        self.fmt = fmt
+        super().__init__({
+            "act_in": In(fmt.act_shape),
+            "act_out": Out(fmt.act_shape),
+            "swap_in": In(1),
+            "swap_out": Out(1),
+            "weight_in": In(fmt.weight_shape),
+            "weight_shift": In(1),
+            "weight_out": Out(fmt.weight_shape),
+            "psum_in": In(fmt.psum_shape),
+            "psum_out": Out(fmt.psum_shape),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        fmt = self.fmt
+
+        shadow = Signal(fmt.weight_shape)
+        weight = Signal(fmt.weight_shape)
+        # Datapath registers need no reset: results are only taken from cycles marked valid,
+        # and a reset mux would sit behind the adder on the critical path.
+        product = Signal(fmt.product_shape, reset_less=True)
+        psum = Signal(fmt.psum_shape, reset_less=True)
+        act = Signal(fmt.act_shape, reset_less=True)
+
+        with m.If(self.weight_shift):
+            m.d.sync += shadow.eq(self.weight_in)
+        with m.If(self.swap_in):
+            m.d.sync += weight.eq(shadow)
+
+        m.d.sync += [
+            product.eq(fmt.multiply(self.act_in, weight)),
+            psum.eq(fmt.accumulate(self.psum_in, product)),
+            act.eq(self.act_in),
+            self.swap_out.eq(self.swap_in),
+        ]
+        m.d.comb += [
+            self.psum_out.eq(psum),
+            self.act_out.eq(act),
+            self.weight_out.eq(shadow),
+        ]
+        return m

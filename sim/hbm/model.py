@@ -1,0 +1,459 @@
+"""Burst-level, timing-accurate model of one HBM pseudo-channel behind an AXI-style controller.
+
+The model is event driven at command granularity: for every burst it computes the ACT/PRE and
+column command times arithmetically from "earliest next command" state kept per bank, per bank
+group and per channel, so a burst costs a few microseconds of Python whatever its latency.
+
+Scheduler (``mode="timing"``)
+    Requests wait in one queue in arrival order. Each time the column pipeline frees up (at the
+    last column command of the previous burst, the *decision time*), the controller looks at the
+    ``window`` oldest requests that have arrived and takes, in this order of preference: a row hit
+    in the current read/write direction, any row hit, the oldest request (FR-FCFS). A burst is a
+    row hit when every bank it touches already has its row open. The oldest request is bypassed
+    at most ``window`` times in a row, so nothing starves. Chosen bursts are served whole; their
+    ACT/PRE may be issued before the decision time (the controller opens rows for queued requests
+    in the background, as HBM's separate row-command bus allows) but never before the request
+    arrived. Pages stay open until a conflicting request or a refresh closes them (open-page
+    policy). An all-bank refresh (PREA, then REF blocking every bank for tRFC) is inserted at the
+    first decision time at or after each multiple of tREFI.
+
+Timing rules applied (nCK): tRCD, tRP, tRAS, tRC = tRAS + tRP, tCCD_S/tCCD_L between column
+commands, tRRD_S/tRRD_L and tFAW between ACTs, tRTW (RD to WR), tWTR_S/tWTR_L (end of write data
+to RD), tRTP and tWR (to PRE), tRFC/tREFI. Not modelled: row-command bus slot conflicts between
+PRE and ACT, per-bank refresh, power-down, tRCDRD != tRCDWR.
+
+Interface timing
+    Everything at the interface is in controller cycles. A request submitted at cycle ``c`` is
+    visible to the scheduler at DRAM cycle ``(c + ctrl_latency) * clock_ratio``. A read beat is
+    on the controller data bus in the first controller cycle that starts after its last column
+    access has left the pins (RD time + tCL + burst); a write beat is consumed in the first cycle
+    after its data has been driven (WR time + tWL + burst). At most one beat per direction per
+    cycle. So, idle channel, ``L = ctrl_latency``, ``r = clock_ratio``, ``b = burst_cycles``::
+
+        read row hit      L + ceil((tCL + b) / r)
+        read row miss     L + ceil((tRCD + tCL + b) / r)
+        read row conflict L + ceil((tRP + tRCD + tCL + b) / r)
+
+Read data may be returned out of request order (FR-FCFS); an adapter that needs AXI in-order
+responses for one ID uses ``window=1`` or reorders by tag.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from .mapping import AddressMap
+from .timing import HBMTiming
+from .types import Command, Completion, HBMStats
+
+__all__ = ["PseudoChannel", "MAX_BURST_BEATS", "BOUNDARY_BYTES", "MODES"]
+
+#: Longest burst accepted, in controller beats.
+MAX_BURST_BEATS = 16
+#: Bursts must not cross this address boundary (the AXI 4 KiB rule).
+BOUNDARY_BYTES = 4096
+#: Accepted values of ``mode``.
+MODES = ("timing", "fixed", "random")
+
+_NEVER = -(1 << 40)  # "long ago": every constraint measured from it is already met
+
+
+class _Request:
+    __slots__ = ("issue", "visible", "addr", "nbytes", "write", "tag", "banks", "segments")
+
+    def __init__(self, issue: int, visible: int, addr: int, nbytes: int, write: bool, tag: Any,
+                 banks: list[int], segments: list[tuple[int, int]]) -> None:
+        self.issue = issue
+        self.visible = visible
+        self.addr = addr
+        self.nbytes = nbytes
+        self.write = write
+        self.tag = tag
+        self.banks = banks
+        self.segments = segments
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+class PseudoChannel:
+    """One HBM pseudo-channel with its controller, answering whole AXI bursts.
+
+    Parameters
+    ----------
+    timing : HBMTiming
+        Organisation, DRAM timing and controller port (e.g. ``PRESETS["hbm2"]``).
+    mode : str
+        ``"timing"`` (full model), ``"fixed"`` (in order, first beat ``fixed_latency`` cycles after
+        submission, then one beat per cycle) or ``"random"`` (in order, first beat after
+        ``fixed_latency`` plus a uniform 0..``max_extra_latency`` cycles, then 0..``max_gap`` idle
+        cycles before each further beat, drawn from ``numpy.random.default_rng(seed)``).
+    window : int
+        FR-FCFS look-ahead: how many of the oldest requests may be reordered (1 = FCFS).
+    bg_interleave : bool
+        Address layout, see :mod:`systole.sim.hbm.mapping`.
+    refresh : bool
+        Model all-bank refresh (turn off to measure its cost).
+    fixed_latency, max_extra_latency, max_gap : int
+        Knobs of the ``fixed`` and ``random`` modes, in controller cycles.
+    seed : int
+        Seed of the ``random`` mode.
+    record_commands : bool
+        Keep a log of every DRAM command in :attr:`commands` (slower; for tests and debugging).
+
+    Latency
+    -------
+    Read row hit / miss / conflict on an idle channel: see the module docstring (HBM2 preset:
+    10 / 17 / 24 controller cycles). Throughput: up to one ``beat_bytes`` beat per controller
+    cycle. A burst's timing is final once :meth:`advance` returns it; no backpressure is taken
+    from the consumer (adapters buffer).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad argument; the message names it.
+    """
+
+    def __init__(self, timing: HBMTiming, *, mode: str = "timing", window: int = 8,
+                 bg_interleave: bool = True, refresh: bool = True, fixed_latency: int = 16,
+                 max_extra_latency: int = 16, max_gap: int = 2, seed: int = 0,
+                 record_commands: bool = False) -> None:
+        if not isinstance(timing, HBMTiming):
+            raise TypeError(f"PseudoChannel: timing must be an HBMTiming, got {timing!r}")
+        if mode not in MODES:
+            raise ValueError(f"PseudoChannel: mode must be one of {MODES}, got {mode!r}")
+        owner = "PseudoChannel"
+        self.timing = timing
+        self.mode = mode
+        self.window = _check_int(owner, "window", window, 1)
+        self.fixed_latency = _check_int(owner, "fixed_latency", fixed_latency, 1)
+        self.max_extra_latency = _check_int(owner, "max_extra_latency", max_extra_latency, 0)
+        self.max_gap = _check_int(owner, "max_gap", max_gap, 0)
+        self.seed = _check_int(owner, "seed", seed, 0)
+        self.refresh = bool(refresh)
+        self.address_map = AddressMap(timing, bg_interleave=bg_interleave)
+        self.stats = HBMStats()
+        self._rng = np.random.default_rng(seed)
+        self._log: list[Command] | None = [] if record_commands else None
+        self._queue: deque[_Request] = deque()
+        self._min_submit = 0
+        self._last_submit = 0
+        nb, ng = timing.banks, timing.bank_groups
+        self._bg_of = [flat // timing.banks_per_group for flat in range(nb)]
+        self._open_row: list[int | None] = [None] * nb
+        self._act_ready = [0] * nb    # earliest ACT (tRP after PRE, tRC after ACT, tRFC)
+        self._col_ready = [0] * nb    # earliest column command (tRCD after ACT)
+        self._pre_ready = [0] * nb    # earliest PRE (tRAS, tRTP, write recovery)
+        self._last_act_bg = [_NEVER] * ng
+        self._last_col_bg = [_NEVER] * ng
+        self._wr_end_bg = [_NEVER] * ng
+        self._faw: deque[int] = deque([_NEVER] * 4, maxlen=4)
+        self._last_act = _NEVER
+        self._last_col = _NEVER
+        self._last_rd_col = _NEVER
+        self._wr_end = _NEVER
+        self._last_write: bool | None = None
+        self._decision = 0
+        self._bypass = 0
+        self._next_refresh = timing.t_refi
+        self._last_beat = {False: -1, True: -1}
+
+    # Public properties -----------------------------------------------------------------------
+
+    @property
+    def peak_bytes_per_cycle(self) -> int:
+        """Peak bytes per controller cycle (one beat)."""
+        return self.timing.peak_bytes_per_cycle
+
+    @property
+    def peak_gbps(self) -> float:
+        """Peak controller-port bandwidth in Gb/s."""
+        return self.timing.peak_gbps
+
+    @property
+    def peak_gbytes_per_s(self) -> float:
+        """Peak controller-port bandwidth in GB/s."""
+        return self.timing.peak_gbytes_per_s
+
+    @property
+    def pending(self) -> int:
+        """Requests submitted but not yet scheduled."""
+        return len(self._queue)
+
+    @property
+    def commands(self) -> list[Command]:
+        """DRAM command log (DRAM cycles), if ``record_commands`` was set; else empty."""
+        return [] if self._log is None else self._log
+
+    # Requests --------------------------------------------------------------------------------
+
+    def submit(self, *, cycle: int, addr: int, nbytes: int, write: bool, tag: Any = None) -> None:
+        """Enqueue one burst that reaches the controller at controller cycle ``cycle``.
+
+        Parameters
+        ----------
+        cycle : int
+            Arrival cycle; non-decreasing across calls and later than the ``until_cycle`` of the
+            last :meth:`advance` (decisions up to then are final).
+        addr, nbytes : int
+            Byte address and length; multiples of ``beat_bytes``, 1..16 beats, not crossing a
+            4 KiB boundary, inside the pseudo-channel.
+        write : bool
+            Write burst (data already held by the adapter) rather than read.
+        tag : object
+            Returned unchanged in the :class:`Completion`.
+
+        Raises
+        ------
+        ValueError
+            If the burst breaks one of the rules above; the message names the argument.
+        """
+        owner = "PseudoChannel.submit"
+        t = self.timing
+        _check_int(owner, "cycle", cycle, max(self._min_submit, self._last_submit))
+        _check_int(owner, "addr", addr, 0)
+        _check_int(owner, "nbytes", nbytes, 1)
+        beat = t.beat_bytes
+        if addr % beat:
+            raise ValueError(f"{owner}: addr must be a multiple of {beat} bytes, got {addr:#x}")
+        if nbytes % beat or nbytes > MAX_BURST_BEATS * beat:
+            raise ValueError(f"{owner}: nbytes must be 1..{MAX_BURST_BEATS} beats of {beat} "
+                             f"bytes, got {nbytes}")
+        if addr // BOUNDARY_BYTES != (addr + nbytes - 1) // BOUNDARY_BYTES:
+            raise ValueError(f"{owner}: burst at addr {addr:#x} of nbytes {nbytes} crosses a "
+                             f"{BOUNDARY_BYTES}-byte boundary")
+        if addr + nbytes > t.capacity_bytes:
+            raise ValueError(f"{owner}: addr {addr:#x} + nbytes {nbytes} exceeds the capacity "
+                             f"{t.capacity_bytes:#x}")
+        if self.mode == "timing":
+            banks, segments = self.address_map.atom_banks(addr, nbytes)
+        else:
+            banks, segments = [], []
+        visible = (cycle + t.ctrl_latency) * t.clock_ratio
+        self._queue.append(_Request(cycle, visible, addr, nbytes, bool(write), tag, banks,
+                                    segments))
+        self._last_submit = cycle
+
+    def advance(self, until_cycle: int) -> list[Completion]:
+        """Make every scheduling decision due up to and including controller cycle ``until_cycle``.
+
+        Returns
+        -------
+        list of Completion
+            The bursts scheduled by this call, in service order. Their timing is final; their
+            beats may lie after ``until_cycle`` (the adapter plays them out when due).
+        """
+        _check_int("PseudoChannel.advance", "until_cycle", until_cycle, 0)
+        self._min_submit = max(self._min_submit, until_cycle + 1)
+        if self.mode == "timing":
+            return self._run_timing((until_cycle + 1) * self.timing.clock_ratio)
+        return self._run_simple(until_cycle)
+
+    def drain(self) -> list[Completion]:
+        """Schedule every queued request, as if nothing else will arrive before they are served.
+
+        Later submissions must arrive after the last decision this made.
+        """
+        if self.mode == "timing":
+            out = self._run_timing(1 << 62)
+            self._min_submit = max(self._min_submit, self._decision // self.timing.clock_ratio + 1)
+            return out
+        out = self._run_simple(1 << 62)
+        self._min_submit = max(self._min_submit, self._last_submit)
+        return out
+
+    # Fixed and random modes ------------------------------------------------------------------
+
+    def _run_simple(self, until_cycle: int) -> list[Completion]:
+        out = []
+        q = self._queue
+        beats_per = self.timing.beat_bytes
+        rng = self._rng if self.mode == "random" else None
+        while q and q[0].issue <= until_cycle:
+            req = q.popleft()
+            n = req.nbytes // beats_per
+            prev = self._last_beat[req.write]
+            latency = self.fixed_latency
+            if rng is not None:
+                latency += int(rng.integers(0, self.max_extra_latency + 1))
+                gaps = rng.integers(0, self.max_gap + 1, size=n - 1).tolist()
+            else:
+                gaps = [0] * (n - 1)
+            cycle = max(req.issue + latency, prev + 1)
+            beats = [cycle]
+            for gap in gaps:
+                cycle += 1 + gap
+                beats.append(cycle)
+            self._last_beat[req.write] = cycle
+            out.append(self._complete(req, beats))
+        return out
+
+    def _complete(self, req: _Request, beats: list[int]) -> Completion:
+        s = self.stats
+        s.bursts += 1
+        s.bytes += req.nbytes
+        s.busy_cycles += len(beats)
+        if req.write:
+            s.writes += 1
+        else:
+            s.reads += 1
+        return Completion(tag=req.tag, write=req.write, addr=req.addr, nbytes=req.nbytes,
+                          issue_cycle=req.issue, first_beat_cycle=beats[0],
+                          beat_cycles=tuple(beats), done_cycle=beats[-1])
+
+    # Timing mode -----------------------------------------------------------------------------
+
+    def _run_timing(self, limit: int) -> list[Completion]:
+        out = []
+        q = self._queue
+        while q:
+            decision = max(self._decision, q[0].visible)
+            if decision >= limit:
+                break
+            if self.refresh and decision >= self._next_refresh:
+                self._do_refresh(decision)
+            index = self._choose(decision)
+            req = q[index]
+            del q[index]
+            out.append(self._service(req))
+        return out
+
+    def _choose(self, decision: int) -> int:
+        """FR-FCFS pick among the ``window`` oldest arrived requests (index into the queue)."""
+        q = self._queue
+        if self.window == 1 or len(q) == 1:
+            return 0
+        open_row = self._open_row
+        chosen = -1
+        first_hit = -1
+        for i in range(min(self.window, len(q))):
+            req = q[i]
+            if req.visible > decision:
+                break
+            if all(open_row[flat] == row for flat, row in req.segments):
+                if req.write == self._last_write:
+                    chosen = i
+                    break
+                if first_hit < 0:
+                    first_hit = i
+        if chosen < 0:
+            chosen = max(first_hit, 0)
+        if chosen == 0:
+            self._bypass = 0
+            return 0
+        self._bypass += 1
+        if self._bypass > self.window:
+            self._bypass = 0
+            return 0
+        return chosen
+
+    def _do_refresh(self, decision: int) -> None:
+        """Issue every all-bank refresh due at or before ``decision``."""
+        t = self.timing
+        log = self._log
+        while self._next_refresh <= decision:
+            start = self._next_refresh
+            open_banks = [b for b, row in enumerate(self._open_row) if row is not None]
+            for b in open_banks:
+                start = max(start, self._pre_ready[b])
+            if open_banks and log is not None:
+                log.append(Command(start, "PREA", -1, -1, -1))
+            ref = start + t.t_rp if open_banks else start
+            ref = max([ref, *self._act_ready])
+            if log is not None:
+                log.append(Command(ref, "REF", -1, -1, -1))
+            end = ref + t.t_rfc
+            for b in range(t.banks):
+                self._open_row[b] = None
+                self._act_ready[b] = end
+            self.stats.refreshes += 1
+            self.stats.refresh_cycles += -(-t.t_rfc // t.clock_ratio)
+            self._next_refresh += t.t_refi
+
+    def _service(self, req: _Request) -> Completion:
+        """Issue the row and column commands of one burst and time its beats."""
+        t = self.timing
+        s = self.stats
+        log = self._log
+        arrival = req.visible
+        write = req.write
+        bg_of = self._bg_of
+        open_row, act_ready = self._open_row, self._act_ready
+        col_ready, pre_ready = self._col_ready, self._pre_ready
+        per_group = t.banks_per_group
+        for flat, row in req.segments:
+            current = open_row[flat]
+            if current == row:
+                s.row_hits += 1
+                continue
+            bg = bg_of[flat]
+            if current is None:
+                s.row_misses += 1
+            else:
+                s.row_conflicts += 1
+                s.precharges += 1
+                pre = max(pre_ready[flat], arrival)
+                act_ready[flat] = max(act_ready[flat], pre + t.t_rp)
+                if log is not None:
+                    log.append(Command(pre, "PRE", bg, flat % per_group, current))
+            act = max(act_ready[flat], arrival, self._last_act + t.t_rrd_s,
+                      self._last_act_bg[bg] + t.t_rrd_l, self._faw[0] + t.t_faw)
+            if log is not None:
+                log.append(Command(act, "ACT", bg, flat % per_group, row))
+            s.activates += 1
+            open_row[flat] = row
+            col_ready[flat] = act + t.t_rcd
+            pre_ready[flat] = act + t.t_ras
+            act_ready[flat] = act + t.t_rc
+            self._last_act = act
+            self._last_act_bg[bg] = act
+            self._faw.append(act)
+
+        if self._last_write is not None and write != self._last_write:
+            s.turnarounds += 1
+        self._last_write = write
+        ccd_s, ccd_l, burst, ratio = t.t_ccd_s, t.t_ccd_l, t.burst_cycles, t.clock_ratio
+        data_latency = t.t_wl if write else t.t_cl
+        rtw, wtr_s, wtr_l, rtp, wr = t.t_rtw, t.t_wtr_s, t.t_wtr_l, t.t_rtp, t.t_wr
+        last_col_bg, wr_end_bg = self._last_col_bg, self._wr_end_bg
+        last_col = self._last_col
+        per_beat = t.atoms_per_beat
+        prev_beat = self._last_beat[write]
+        beats = []
+        kind = "WR" if write else "RD"
+        for i, flat in enumerate(req.banks, 1):
+            bg = bg_of[flat]
+            col = max(last_col + ccd_s, last_col_bg[bg] + ccd_l, col_ready[flat], arrival)
+            if write:
+                col = max(col, self._last_rd_col + rtw)
+                end = col + data_latency + burst
+                self._wr_end = wr_end_bg[bg] = end
+                done_bank = end + wr
+            else:
+                col = max(col, self._wr_end + wtr_s, wr_end_bg[bg] + wtr_l)
+                self._last_rd_col = col
+                end = col + data_latency + burst
+                done_bank = col + rtp
+            if done_bank > pre_ready[flat]:
+                pre_ready[flat] = done_bank
+            last_col = last_col_bg[bg] = col
+            if log is not None:
+                log.append(Command(col, kind, bg, flat % per_group, open_row[flat]))
+            if i % per_beat == 0:
+                cycle = -(-end // ratio)
+                if cycle <= prev_beat:
+                    cycle = prev_beat + 1
+                beats.append(cycle)
+                prev_beat = cycle
+        self._last_col = last_col
+        self._decision = last_col
+        self._last_beat[write] = prev_beat
+        return self._complete(req, beats)

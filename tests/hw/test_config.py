@@ -1,0 +1,67 @@
+"""Configuration validation: every bad value fails with a message naming the parameter."""
+
+import pytest
+
+from systole.hw.config import PRESETS, ArrayConfig, SystoleConfig, preset
+from systole.hw.numfmt import IntMacFormat, mac_format
+from systole.hw.skew import Skew
+
+
+def test_presets():
+    assert (preset("tiny").array.rows, preset("tiny").array.cols) == (4, 4)
+    assert (preset("default").array.rows, preset("default").array.cols) == (16, 16)
+    assert set(PRESETS) >= {"tiny", "default"}
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (1, 256), (256, 1), (7, 3), (256, 256)])
+def test_any_shape_in_range(rows, cols):
+    cfg = ArrayConfig(rows=rows, cols=cols)
+    assert cfg.latency == rows + cols + 1
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"rows": 0}, ValueError, "rows must be between 1 and 256, not 0"),
+    ({"rows": 257}, ValueError, "rows must be between 1 and 256, not 257"),
+    ({"cols": -4}, ValueError, "cols must be between 1 and 256, not -4"),
+    ({"cols": 4.0}, TypeError, "cols must be an int, not 4.0"),
+    ({"rows": True}, TypeError, "rows must be an int, not True"),
+    ({"rows": "8"}, TypeError, "rows must be an int, not '8'"),
+    ({"fmt": "int8"}, TypeError, "fmt must be an IntMacFormat, not 'int8'"),
+])
+def test_array_config_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ArrayConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"act_width": 1}, ValueError, "act_width must be between 2 and 32, not 1"),
+    ({"weight_width": 33}, ValueError, "weight_width must be between 2 and 32, not 33"),
+    ({"acc_width": 15}, ValueError, "acc_width must be at least act_width \\+ weight_width"),
+    ({"acc_width": None}, TypeError, "acc_width must be an int, not None"),
+])
+def test_format_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        IntMacFormat(**kwargs)
+
+
+def test_lookup_errors():
+    with pytest.raises(ValueError, match="preset must be one of \\['default', 'tiny'\\], not 'huge'"):
+        preset("huge")
+    with pytest.raises(ValueError, match="preset must be one of .*, not \\[\\]"):
+        preset([])
+    with pytest.raises(ValueError, match="fmt must be one of \\['int8'\\], not 'bf16'"):
+        mac_format("bf16")
+    with pytest.raises(TypeError, match="array must be an ArrayConfig"):
+        SystoleConfig(array=None)
+    with pytest.raises(ValueError, match="order must be one of"):
+        Skew(8, 4, order="sideways")
+    with pytest.raises(ValueError, match="count must be at least 1, not 0"):
+        Skew(8, 0)
+
+
+def test_configs_are_frozen():
+    cfg = ArrayConfig()
+    with pytest.raises(AttributeError):
+        cfg.rows = 3
+    with pytest.raises(TypeError):
+        ArrayConfig(4, 4)  # keyword-only
