@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -97,8 +97,9 @@ class SystolicArray(wiring.Component):
 
         # Flow control of the double-buffered weights.
         loaded = Signal(range(rows + 1))        # tile rows in the shadow registers
+        # Cycles until the shift chain is free again after a swap (none for 1- and 2-row arrays).
         cooldown_init = max(rows - 2, 0)
-        cooldown = Signal(range(cooldown_init + 1))  # cycles until the shift chain is free
+        cooldown = Signal(range(cooldown_init + 1)) if cooldown_init else C(0, 1)
 
         acts_accept = self.acts.valid & self.acts.ready
         swap = Signal()
@@ -110,11 +111,13 @@ class SystolicArray(wiring.Component):
             weights_accept.eq(self.weights.valid & self.weights.ready),
         ]
         with m.If(swap):
-            m.d.sync += [loaded.eq(0), cooldown.eq(cooldown_init)]
-        with m.Else():
-            with m.If(weights_accept):
-                m.d.sync += loaded.eq(loaded + 1)
-            with m.If(cooldown != 0):
+            m.d.sync += loaded.eq(0)
+        with m.Elif(weights_accept):
+            m.d.sync += loaded.eq(loaded + 1)
+        if cooldown_init:
+            with m.If(swap):
+                m.d.sync += cooldown.eq(cooldown_init)
+            with m.Elif(cooldown != 0):
                 m.d.sync += cooldown.eq(cooldown - 1)
 
         # Datapath: skew in, grid, de-skew out. Idle cycles feed zeros (no toggling).

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .dram import DramState
 from .mapping import AddressMap
 from .timing import HBMTiming
 from .types import Command, Completion, HBMStats
@@ -57,9 +58,6 @@ MAX_BURST_BEATS = 16
 BOUNDARY_BYTES = 4096
 #: Accepted values of ``mode``.
 MODES = ("timing", "fixed", "random")
-
-_NEVER = -(1 << 40)  # "long ago": every constraint measured from it is already met
-
 
 class _Request:
     __slots__ = ("issue", "visible", "addr", "nbytes", "write", "tag", "banks", "segments")
@@ -146,24 +144,8 @@ class PseudoChannel:
         self._queue: deque[_Request] = deque()
         self._min_submit = 0
         self._last_submit = 0
-        nb, ng = timing.banks, timing.bank_groups
-        self._bg_of = [flat // timing.banks_per_group for flat in range(nb)]
-        self._open_row: list[int | None] = [None] * nb
-        self._act_ready = [0] * nb    # earliest ACT (tRP after PRE, tRC after ACT, tRFC)
-        self._col_ready = [0] * nb    # earliest column command (tRCD after ACT)
-        self._pre_ready = [0] * nb    # earliest PRE (tRAS, tRTP, write recovery)
-        self._last_act_bg = [_NEVER] * ng
-        self._last_col_bg = [_NEVER] * ng
-        self._wr_end_bg = [_NEVER] * ng
-        self._faw: deque[int] = deque([_NEVER] * 4, maxlen=4)
-        self._last_act = _NEVER
-        self._last_col = _NEVER
-        self._last_rd_col = _NEVER
-        self._wr_end = _NEVER
-        self._last_write: bool | None = None
-        self._decision = 0
+        self._dram = DramState(timing, self.stats, self._log)
         self._bypass = 0
-        self._next_refresh = timing.t_refi
         self._last_beat = {False: -1, True: -1}
 
     # Public properties -----------------------------------------------------------------------
@@ -264,7 +246,8 @@ class PseudoChannel:
         """
         if self.mode == "timing":
             out = self._run_timing(1 << 62)
-            self._min_submit = max(self._min_submit, self._decision // self.timing.clock_ratio + 1)
+            last = self._dram.decision // self.timing.clock_ratio
+            self._min_submit = max(self._min_submit, last + 1)
             return out
         out = self._run_simple(1 << 62)
         self._min_submit = max(self._min_submit, self._last_submit)
@@ -314,16 +297,19 @@ class PseudoChannel:
     def _run_timing(self, limit: int) -> list[Completion]:
         out = []
         q = self._queue
+        dram = self._dram
         while q:
-            decision = max(self._decision, q[0].visible)
+            decision = max(dram.decision, q[0].visible)
             if decision >= limit:
                 break
-            if self.refresh and decision >= self._next_refresh:
-                self._do_refresh(decision)
+            if self.refresh and decision >= dram.next_refresh:
+                dram.refresh(decision)
             index = self._choose(decision)
             req = q[index]
             del q[index]
-            out.append(self._service(req))
+            beats = dram.issue(write=req.write, arrival=req.visible, banks=req.banks,
+                               segments=req.segments)
+            out.append(self._complete(req, beats))
         return out
 
     def _choose(self, decision: int) -> int:
@@ -331,15 +317,15 @@ class PseudoChannel:
         q = self._queue
         if self.window == 1 or len(q) == 1:
             return 0
-        open_row = self._open_row
+        dram = self._dram
         chosen = -1
         first_hit = -1
         for i in range(min(self.window, len(q))):
             req = q[i]
             if req.visible > decision:
                 break
-            if all(open_row[flat] == row for flat, row in req.segments):
-                if req.write == self._last_write:
+            if dram.is_hit(req.segments):
+                if req.write == dram.last_write:
                     chosen = i
                     break
                 if first_hit < 0:
@@ -354,106 +340,3 @@ class PseudoChannel:
             self._bypass = 0
             return 0
         return chosen
-
-    def _do_refresh(self, decision: int) -> None:
-        """Issue every all-bank refresh due at or before ``decision``."""
-        t = self.timing
-        log = self._log
-        while self._next_refresh <= decision:
-            start = self._next_refresh
-            open_banks = [b for b, row in enumerate(self._open_row) if row is not None]
-            for b in open_banks:
-                start = max(start, self._pre_ready[b])
-            if open_banks and log is not None:
-                log.append(Command(start, "PREA", -1, -1, -1))
-            ref = start + t.t_rp if open_banks else start
-            ref = max([ref, *self._act_ready])
-            if log is not None:
-                log.append(Command(ref, "REF", -1, -1, -1))
-            end = ref + t.t_rfc
-            for b in range(t.banks):
-                self._open_row[b] = None
-                self._act_ready[b] = end
-            self.stats.refreshes += 1
-            self.stats.refresh_cycles += -(-t.t_rfc // t.clock_ratio)
-            self._next_refresh += t.t_refi
-
-    def _service(self, req: _Request) -> Completion:
-        """Issue the row and column commands of one burst and time its beats."""
-        t = self.timing
-        s = self.stats
-        log = self._log
-        arrival = req.visible
-        write = req.write
-        bg_of = self._bg_of
-        open_row, act_ready = self._open_row, self._act_ready
-        col_ready, pre_ready = self._col_ready, self._pre_ready
-        per_group = t.banks_per_group
-        for flat, row in req.segments:
-            current = open_row[flat]
-            if current == row:
-                s.row_hits += 1
-                continue
-            bg = bg_of[flat]
-            if current is None:
-                s.row_misses += 1
-            else:
-                s.row_conflicts += 1
-                s.precharges += 1
-                pre = max(pre_ready[flat], arrival)
-                act_ready[flat] = max(act_ready[flat], pre + t.t_rp)
-                if log is not None:
-                    log.append(Command(pre, "PRE", bg, flat % per_group, current))
-            act = max(act_ready[flat], arrival, self._last_act + t.t_rrd_s,
-                      self._last_act_bg[bg] + t.t_rrd_l, self._faw[0] + t.t_faw)
-            if log is not None:
-                log.append(Command(act, "ACT", bg, flat % per_group, row))
-            s.activates += 1
-            open_row[flat] = row
-            col_ready[flat] = act + t.t_rcd
-            pre_ready[flat] = act + t.t_ras
-            act_ready[flat] = act + t.t_rc
-            self._last_act = act
-            self._last_act_bg[bg] = act
-            self._faw.append(act)
-
-        if self._last_write is not None and write != self._last_write:
-            s.turnarounds += 1
-        self._last_write = write
-        ccd_s, ccd_l, burst, ratio = t.t_ccd_s, t.t_ccd_l, t.burst_cycles, t.clock_ratio
-        data_latency = t.t_wl if write else t.t_cl
-        rtw, wtr_s, wtr_l, rtp, wr = t.t_rtw, t.t_wtr_s, t.t_wtr_l, t.t_rtp, t.t_wr
-        last_col_bg, wr_end_bg = self._last_col_bg, self._wr_end_bg
-        last_col = self._last_col
-        per_beat = t.atoms_per_beat
-        prev_beat = self._last_beat[write]
-        beats = []
-        kind = "WR" if write else "RD"
-        for i, flat in enumerate(req.banks, 1):
-            bg = bg_of[flat]
-            col = max(last_col + ccd_s, last_col_bg[bg] + ccd_l, col_ready[flat], arrival)
-            if write:
-                col = max(col, self._last_rd_col + rtw)
-                end = col + data_latency + burst
-                self._wr_end = wr_end_bg[bg] = end
-                done_bank = end + wr
-            else:
-                col = max(col, self._wr_end + wtr_s, wr_end_bg[bg] + wtr_l)
-                self._last_rd_col = col
-                end = col + data_latency + burst
-                done_bank = col + rtp
-            if done_bank > pre_ready[flat]:
-                pre_ready[flat] = done_bank
-            last_col = last_col_bg[bg] = col
-            if log is not None:
-                log.append(Command(col, kind, bg, flat % per_group, open_row[flat]))
-            if i % per_beat == 0:
-                cycle = -(-end // ratio)
-                if cycle <= prev_beat:
-                    cycle = prev_beat + 1
-                beats.append(cycle)
-                prev_beat = cycle
-        self._last_col = last_col
-        self._decision = last_col
-        self._last_beat[write] = prev_beat
-        return self._complete(req, beats)

@@ -44,6 +44,7 @@ def test_format_errors(kwargs, error, message):
         IntMacFormat(**kwargs)
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_lookup_errors():
     with pytest.raises(ValueError, match="preset must be one of \\['default', 'tiny'\\], not 'huge'"):
         preset("huge")

@@ -1,0 +1,185 @@
+"""DRAM command timing of one HBM pseudo-channel, one whole burst at a time.
+
+:class:`DramState` keeps, per bank, per bank group and per channel, the earliest cycle at which
+each kind of command may next be issued, and turns one burst into its PRE/ACT and column commands
+plus the controller cycle of every data beat. All times are DRAM command-clock cycles except the
+returned beat cycles (controller cycles). Which burst goes next is decided by the caller
+(:class:`~systole.sim.hbm.model.PseudoChannel`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from .timing import HBMTiming
+from .types import Command, HBMStats
+
+__all__ = ["DramState"]
+
+_NEVER = -(1 << 40)  # "long ago": every constraint measured from it is already met
+
+
+class DramState:
+    """Bank, bank-group and channel timing state of one pseudo-channel.
+
+    Parameters
+    ----------
+    timing : HBMTiming
+        Organisation and timing.
+    stats : HBMStats
+        Counters updated in place (row hits/misses/conflicts, commands, refreshes).
+    log : list of Command or None
+        Command log to append to, or ``None`` for no log.
+    """
+
+    def __init__(self, timing: HBMTiming, stats: HBMStats, log: list[Command] | None) -> None:
+        self.timing = timing
+        self.stats = stats
+        self.log = log
+        nb, ng = timing.banks, timing.bank_groups
+        self.bg_of = [flat // timing.banks_per_group for flat in range(nb)]
+        #: Row open (or being opened by an already scheduled ACT) in each bank, ``None`` if closed.
+        self.open_row: list[int | None] = [None] * nb
+        self.act_ready = [0] * nb    # earliest ACT: tRP after PRE, tRC after ACT, tRFC after REF
+        self.col_ready = [0] * nb    # earliest column command: tRCD after ACT
+        self.pre_ready = [0] * nb    # earliest PRE: tRAS, tRTP after RD, tWR after write data
+        self.last_act_bg = [_NEVER] * ng
+        self.last_col_bg = [_NEVER] * ng
+        self.wr_end_bg = [_NEVER] * ng
+        self.faw: deque[int] = deque([_NEVER] * 4, maxlen=4)
+        self.last_act = _NEVER
+        self.last_col = _NEVER
+        self.last_rd_col = _NEVER
+        self.wr_end = _NEVER
+        #: Direction of the last burst (``None`` before the first).
+        self.last_write: bool | None = None
+        #: Column command of the last burst: when the controller picks the next one.
+        self.decision = 0
+        self.next_refresh = timing.t_refi
+        self.last_beat = {False: -1, True: -1}
+
+    def refresh(self, decision: int) -> None:
+        """Issue every all-bank refresh due at or before DRAM cycle ``decision``.
+
+        Each one precharges all banks once their scheduled accesses allow it (PREA), refreshes
+        ``tRP`` later (REF), and blocks every ACT for ``tRFC``.
+        """
+        t = self.timing
+        log = self.log
+        while self.next_refresh <= decision:
+            start = self.next_refresh
+            open_banks = [b for b, row in enumerate(self.open_row) if row is not None]
+            for b in open_banks:
+                start = max(start, self.pre_ready[b])
+            if open_banks and log is not None:
+                log.append(Command(start, "PREA", -1, -1, -1))
+            ref = start + t.t_rp if open_banks else start
+            ref = max([ref, *self.act_ready])
+            if log is not None:
+                log.append(Command(ref, "REF", -1, -1, -1))
+            end = ref + t.t_rfc
+            for b in range(t.banks):
+                self.open_row[b] = None
+                self.act_ready[b] = end
+            self.stats.refreshes += 1
+            self.stats.refresh_cycles += -(-t.t_rfc // t.clock_ratio)
+            self.next_refresh += t.t_refi
+
+    def is_hit(self, segments: list[tuple[int, int]]) -> bool:
+        """Whether every ``(flat_bank, row)`` of a burst is already open."""
+        open_row = self.open_row
+        return all(open_row[flat] == row for flat, row in segments)
+
+    def issue(self, *, write: bool, arrival: int, banks: list[int],
+              segments: list[tuple[int, int]]) -> list[int]:
+        """Schedule one burst as early as the rules allow and return its beat cycles.
+
+        Parameters
+        ----------
+        write : bool
+            Direction.
+        arrival : int
+            DRAM cycle the request became visible; no command of it is issued earlier.
+        banks, segments : list
+            From :meth:`~systole.sim.hbm.mapping.AddressMap.atom_banks`.
+
+        Returns
+        -------
+        list of int
+            Controller cycle of every beat, strictly increasing and after the previous beat in
+            the same direction.
+        """
+        t = self.timing
+        s = self.stats
+        log = self.log
+        bg_of = self.bg_of
+        open_row, act_ready = self.open_row, self.act_ready
+        col_ready, pre_ready = self.col_ready, self.pre_ready
+        per_group = t.banks_per_group
+        for flat, row in segments:
+            current = open_row[flat]
+            if current == row:
+                s.row_hits += 1
+                continue
+            bg = bg_of[flat]
+            if current is None:
+                s.row_misses += 1
+            else:
+                s.row_conflicts += 1
+                s.precharges += 1
+                pre = max(pre_ready[flat], arrival)
+                act_ready[flat] = max(act_ready[flat], pre + t.t_rp)
+                if log is not None:
+                    log.append(Command(pre, "PRE", bg, flat % per_group, current))
+            act = max(act_ready[flat], arrival, self.last_act + t.t_rrd_s,
+                      self.last_act_bg[bg] + t.t_rrd_l, self.faw[0] + t.t_faw)
+            if log is not None:
+                log.append(Command(act, "ACT", bg, flat % per_group, row))
+            s.activates += 1
+            open_row[flat] = row
+            col_ready[flat] = act + t.t_rcd
+            pre_ready[flat] = act + t.t_ras
+            act_ready[flat] = act + t.t_rc
+            self.last_act = self.last_act_bg[bg] = act
+            self.faw.append(act)
+
+        if self.last_write is not None and write != self.last_write:
+            s.turnarounds += 1
+        self.last_write = write
+        ccd_s, ccd_l, burst, ratio = t.t_ccd_s, t.t_ccd_l, t.burst_cycles, t.clock_ratio
+        data_latency = t.t_wl if write else t.t_cl
+        rtw, wtr_s, wtr_l, rtp, wr = t.t_rtw, t.t_wtr_s, t.t_wtr_l, t.t_rtp, t.t_wr
+        last_col_bg, wr_end_bg = self.last_col_bg, self.wr_end_bg
+        last_col = self.last_col
+        per_beat = t.atoms_per_beat
+        prev_beat = self.last_beat[write]
+        beats = []
+        kind = "WR" if write else "RD"
+        for i, flat in enumerate(banks, 1):
+            bg = bg_of[flat]
+            col = max(last_col + ccd_s, last_col_bg[bg] + ccd_l, col_ready[flat], arrival)
+            if write:
+                col = max(col, self.last_rd_col + rtw)
+                end = col + data_latency + burst
+                self.wr_end = wr_end_bg[bg] = end
+                bank_free = end + wr
+            else:
+                col = max(col, self.wr_end + wtr_s, wr_end_bg[bg] + wtr_l)
+                self.last_rd_col = col
+                end = col + data_latency + burst
+                bank_free = col + rtp
+            if bank_free > pre_ready[flat]:
+                pre_ready[flat] = bank_free
+            last_col = last_col_bg[bg] = col
+            if log is not None:
+                log.append(Command(col, kind, bg, flat % per_group, open_row[flat]))
+            if i % per_beat == 0:
+                # The beat is on the controller bus in the first cycle after its data arrived.
+                cycle = -(-end // ratio)
+                if cycle <= prev_beat:
+                    cycle = prev_beat + 1
+                beats.append(cycle)
+                prev_beat = cycle
+        self.last_col = self.decision = last_col
+        self.last_beat[write] = prev_beat
+        return beats

@@ -1,0 +1,90 @@
+"""Build and run cocotb testbenches on generated Verilog with the cocotb Python runner.
+
+Each (simulator, configuration) gets its own folder under ``build/sim/`` that is reused across
+runs: the Verilog is rewritten only when it changes, so Verilator rebuilds only then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocotb_tools.runner import get_results, get_runner
+
+from ..hw.config import SystoleConfig
+from ..hw.generate import build_design, write_design
+from .tools import prepare_simulator
+
+__all__ = ["PROJECT_ROOT", "SimBuild", "build_for_sim"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
+TIMESCALE = ("1ns", "1ps")  # Amaranth emits no `timescale
+
+
+def build_root() -> Path:
+    return Path(os.environ.get("SYSTOLE_BUILD_DIR", PROJECT_ROOT / "build")) / "sim"
+
+
+def config_key(config: SystoleConfig) -> str:
+    """Short, stable folder name for a configuration."""
+    a = config.array
+    digest = hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
+    return f"{a.rows}x{a.cols}_{a.fmt.name}_{digest[:8]}"
+
+
+@dataclass
+class SimBuild:
+    """A generated design compiled for one simulator, ready to run cocotb test modules."""
+
+    simulator: str
+    config: SystoleConfig
+    directory: Path
+    top: str
+    description_path: Path
+
+    def run(self, test_module: str, *, env: dict[str, str] | None = None,
+            testcase: str | None = None, name: str = "run") -> tuple[int, int]:
+        """Run the cocotb tests of ``test_module``; return (tests, failed).
+
+        The design description's path is passed as ``SYSTOLE_DESIGN``; waveforms are written
+        under the build folder when ``SYSTOLE_WAVES=1``.
+        """
+        prepare_simulator(self.simulator)
+        runner = get_runner(self.simulator)
+        test_dir = self.directory / name
+        test_dir.mkdir(parents=True, exist_ok=True)
+        results = runner.test(
+            test_module=test_module, hdl_toplevel=self.top, hdl_toplevel_lang="verilog",
+            testcase=testcase,
+            build_dir=self.directory / "sim_build", test_dir=test_dir,
+            extra_env={"SYSTOLE_DESIGN": str(self.description_path), **(env or {})},
+            waves=os.environ.get("SYSTOLE_WAVES") == "1", timescale=TIMESCALE,
+            results_xml=str(test_dir / "results.xml"),
+        )
+        return get_results(results)
+
+
+def build_for_sim(config: SystoleConfig, simulator: str) -> SimBuild:
+    """Generate ``config``'s Verilog into its build folder and compile it for ``simulator``."""
+    prepare_simulator(simulator)
+    directory = build_root() / simulator / config_key(config)
+    design = build_design(config)
+    rtl = directory / "rtl"
+    existing = {name: (rtl / name).read_text() if (rtl / name).exists() else None
+                for name in design.files()}
+    if any(existing[name] != text for name, text in design.files().items()):
+        write_design(design, rtl)
+    verilog = rtl / f"{design.top}.v"
+    sources = [verilog]
+    build_args = []
+    if simulator == "verilator":
+        build_args = [str(WAIVERS)]
+    waves = os.environ.get("SYSTOLE_WAVES") == "1"
+    runner = get_runner(simulator)
+    runner.build(sources=sources, hdl_toplevel=design.top, build_dir=directory / "sim_build",
+                 build_args=build_args, timescale=TIMESCALE, waves=waves)
+    return SimBuild(simulator, config, directory, design.top, rtl / f"{design.top}.json")
