@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -162,7 +164,7 @@ class PEGrid(wiring.Component):
                 row.weight_shift.eq(self.weight_shift),
             ]
             rows.append(row)
-        for upper, lower in zip(rows, rows[1:]):
+        for upper, lower in pairwise(rows):
             m.d.comb += [
                 lower.psum_in.eq(upper.psum_out),
                 upper.weight_in.eq(lower.weight_out),

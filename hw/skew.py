@@ -43,9 +43,13 @@ class Skew(wiring.Component):
     """
 
     def __init__(self, shape, count: int, *, order: str = "ascending", offset: int = 0):
-        check_int("count", count, 1)
-        check_int("offset", offset, 0)
-        check_choice("order", order, {"ascending", "descending"})
+        try:
+            check_int("count", count, 1)
+            check_int("offset", offset, 0)
+            check_choice("order", order, {"ascending", "descending"})
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # never elaborated: no "created but never used" noise
+            raise
         self.shape = shape
         self.count = count
         self.order = order

@@ -86,7 +86,8 @@ class StreamMonitor:
             await RisingEdge(self.clk)
             self.cycle += 1
             if self.valid.value:
-                self.items.append((self.cycle, unpack(self.shape, self.payload.value.to_unsigned())))
+                bits = self.payload.value.to_unsigned()
+                self.items.append((self.cycle, unpack(self.shape, bits)))
 
     async def wait_for(self, count: int, *, timeout: int) -> None:
         """Wait until ``count`` items arrived; fail after ``timeout`` cycles."""

@@ -107,16 +107,27 @@ class AddressMap:
         segments : list of (int, int)
             Distinct ``(flat_bank, row)`` pairs in first-touch order.
         """
-        banks: list[int] = []
-        segments: list[tuple[int, int]] = []
-        seen: set[int] = set()
-        per_group = self.timing.banks_per_group
-        step = 1 << self.atom_shift
-        for a in range(addr, addr + nbytes, step):
-            bg, bank, row, _ = self.decode(a)
-            flat = bg * per_group + bank
+        t = self.timing
+        first = addr >> self.atom_shift
+        last = (addr + nbytes - 1) >> self.atom_shift
+        # Bits above bank group and column: bank, then row.
+        upper = self.bg_bits + self.col_bits
+        bg_shift = 0 if self.bg_interleave else self.col_bits
+        bg_mask = (1 << self.bg_bits) - 1
+        bank_mask = (1 << self.bank_bits) - 1
+        per_group = t.banks_per_group
+        if first >> upper == last >> upper:
+            # Common case (always, for a burst inside 4 KiB with the presets): one bank index and
+            # one row, only the bank group changes.
+            x = first >> upper
+            bank, row = x & bank_mask, (x >> self.bank_bits) & self.row_mask
+            banks = [((a >> bg_shift) & bg_mask) * per_group + bank for a in range(first, last + 1)]
+            return banks, [(flat, row) for flat in dict.fromkeys(banks)]
+        banks = []
+        rows: dict[int, int] = {}
+        for a in range(first, last + 1):
+            x = a >> upper
+            flat = ((a >> bg_shift) & bg_mask) * per_group + (x & bank_mask)
             banks.append(flat)
-            if flat not in seen:
-                seen.add(flat)
-                segments.append((flat, row))
-        return banks, segments
+            rows.setdefault(flat, (x >> self.bank_bits) & self.row_mask)
+        return banks, list(rows.items())

@@ -1,8 +1,9 @@
 """SystolicArray in the Amaranth simulator: GEMMs against numpy, latency, swap timing."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
-
 from systole.hw.config import ArrayConfig
 from systole.sim.array_tb import run_array_gemm
 from systole.sim.golden import matmul_int32
@@ -41,7 +42,8 @@ def test_latency_pinned():
     _, _, run = gemm(rows, cols, 4, rows, cols)
     latency = ArrayConfig(rows=rows, cols=cols).latency
     assert latency == rows + cols + 1
-    assert [r - a for a, r in zip(run.accept_cycles, run.result_cycles)] == [latency] * 4
+    pairs = zip(run.accept_cycles, run.result_cycles, strict=True)
+    assert [result - accept for accept, result in pairs] == [latency] * 4
 
 
 def test_back_to_back_tiles_without_bubbles():
@@ -61,7 +63,7 @@ def test_short_tiles_wait_for_weights():
     a, b, run = gemm(rows, cols, 2, 3 * rows, cols)
     np.testing.assert_array_equal(run.c, matmul_int32(a, b))
     starts = run.accept_cycles[::2]
-    assert all(later - earlier == 2 * rows - 1 for earlier, later in zip(starts, starts[1:]))
+    assert all(later - earlier == 2 * rows - 1 for earlier, later in pairwise(starts))
 
 
 def test_idle_gaps_between_vectors():

@@ -1,7 +1,6 @@
 """Configuration validation: every bad value fails with a message naming the parameter."""
 
 import pytest
-
 from systole.hw.config import PRESETS, ArrayConfig, SystoleConfig, preset
 from systole.hw.numfmt import IntMacFormat, mac_format
 from systole.hw.skew import Skew
@@ -44,9 +43,9 @@ def test_format_errors(kwargs, error, message):
         IntMacFormat(**kwargs)
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_lookup_errors():
-    with pytest.raises(ValueError, match="preset must be one of \\['default', 'tiny'\\], not 'huge'"):
+    with pytest.raises(ValueError,
+                       match="preset must be one of \\['default', 'tiny'\\], not 'huge'"):
         preset("huge")
     with pytest.raises(ValueError, match="preset must be one of .*, not \\[\\]"):
         preset([])

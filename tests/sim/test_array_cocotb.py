@@ -1,7 +1,6 @@
 """cocotb on the generated Verilog, Icarus and Verilator: A @ B equals numpy bit for bit."""
 
 import pytest
-
 from systole.hw.config import ArrayConfig, SystoleConfig
 from systole.sim.runner import build_for_sim
 

@@ -3,7 +3,6 @@
 import subprocess
 
 import pytest
-
 from systole.hw.config import ArrayConfig, SystoleConfig, preset
 from systole.hw.generate import build_design, write_design
 from systole.sim.runner import WAIVERS
@@ -30,6 +29,6 @@ def test_waivers_are_documented():
     lines = WAIVERS.read_text().splitlines()
     for index, line in enumerate(lines):
         if line.startswith("lint_off"):
-            previous = [l for l in lines[:index] if l.strip()][-1]
+            previous = [text for text in lines[:index] if text.strip()][-1]
             assert previous.startswith("//") or previous.startswith("lint_off"), line
     assert sum(line.startswith("lint_off") for line in lines) <= 6
