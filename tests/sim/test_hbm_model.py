@@ -7,7 +7,15 @@ import math
 
 import numpy as np
 import pytest
-from systole.sim.hbm import PRESETS, AddressMap, Completion, HBMTiming, PseudoChannel
+from systole.sim.hbm import (
+    PRESETS,
+    AddressMap,
+    Command,
+    Completion,
+    HBMTiming,
+    PseudoChannel,
+    check_commands,
+)
 
 HBM2 = PRESETS["hbm2"]
 MIB = 1 << 20
@@ -186,63 +194,23 @@ def test_activates_respect_trrd_and_tfaw(name):
     assert acts[4].cycle - acts[0].cycle == t.t_faw  # the fifth ACT waits for the window
 
 
-def check_protocol(t: HBMTiming, commands) -> None:
-    """Independent JEDEC-rule checker over a command log."""
-    order = {"PREA": 0, "PRE": 0, "REF": 1, "ACT": 2, "RD": 3, "WR": 3}
-    cmds = sorted(commands, key=lambda c: (c.cycle, order[c.kind]))
-    never = -(10**9)
-    bpg = t.banks_per_group
-    open_row: dict[int, int] = {}
-    last_act = dict.fromkeys(range(t.banks), never)
-    last_pre = dict.fromkeys(range(t.banks), never)
-    last_rd = dict.fromkeys(range(t.banks), never)
-    last_wr_end = dict.fromkeys(range(t.banks), never)
-    act_bg = dict.fromkeys(range(t.bank_groups), never)
-    col_bg = dict.fromkeys(range(t.bank_groups), never)
-    wr_end_bg = dict.fromkeys(range(t.bank_groups), never)
-    acts: list[int] = []
-    col_any = rd_any = wr_end_any = ref_at = never
-    for c in cmds:
-        bank = c.bank_group * bpg + c.bank
-        if c.kind == "ACT":
-            assert bank not in open_row, c
-            assert c.cycle >= last_pre[bank] + t.t_rp, c
-            assert c.cycle >= last_act[bank] + t.t_rc, c
-            assert c.cycle >= ref_at + t.t_rfc, c
-            assert c.cycle >= act_bg[c.bank_group] + t.t_rrd_l, c
-            if acts:
-                assert c.cycle >= acts[-1] + t.t_rrd_s, c
-            if len(acts) >= 4:
-                assert c.cycle >= acts[-4] + t.t_faw, c
-            acts.append(c.cycle)
-            open_row[bank] = c.row
-            last_act[bank] = act_bg[c.bank_group] = c.cycle
-        elif c.kind in ("PRE", "PREA"):
-            for b in [bank] if c.kind == "PRE" else list(open_row):
-                assert b in open_row, c
-                assert c.cycle >= last_act[b] + t.t_ras, c
-                assert c.cycle >= last_rd[b] + t.t_rtp, c
-                assert c.cycle >= last_wr_end[b] + t.t_wr, c
-                del open_row[b]
-                last_pre[b] = c.cycle
-        elif c.kind == "REF":
-            assert not open_row, c
-            assert c.cycle >= max(last_pre.values()) + t.t_rp, c
-            ref_at = c.cycle
-        else:
-            assert open_row.get(bank) == c.row, c
-            assert c.cycle >= last_act[bank] + t.t_rcd, c
-            assert c.cycle >= col_any + t.t_ccd_s, c
-            assert c.cycle >= col_bg[c.bank_group] + t.t_ccd_l, c
-            if c.kind == "RD":
-                assert c.cycle >= wr_end_any + t.t_wtr_s, c
-                assert c.cycle >= wr_end_bg[c.bank_group] + t.t_wtr_l, c
-                rd_any = last_rd[bank] = c.cycle
-            else:
-                assert c.cycle >= rd_any + t.t_rtw, c
-                end = c.cycle + t.t_wl + t.burst_cycles
-                wr_end_any = wr_end_bg[c.bank_group] = last_wr_end[bank] = end
-            col_any = col_bg[c.bank_group] = c.cycle
+def test_checker_catches_violations():
+    def cmd(cycle, kind, bg=0, bank=0, row=1):
+        return Command(cycle, kind, bg, bank, row)
+
+    legal = [cmd(0, "ACT"), cmd(HBM2.t_rcd, "RD"), cmd(HBM2.t_ras, "PRE")]
+    assert check_commands(HBM2, legal) == []
+    cases = {
+        "tRCD": [cmd(0, "ACT"), cmd(HBM2.t_rcd - 1, "RD")],
+        "tFAW": [cmd(4 * i, "ACT", bg=i % 4, bank=i // 4) for i in range(5)],
+        "tRRD_L": [cmd(0, "ACT"), cmd(HBM2.t_rrd_s, "ACT", bank=1)],
+        "tRAS": [cmd(0, "ACT"), cmd(HBM2.t_ras - 1, "PRE")],
+        "REF with an open bank": [cmd(0, "ACT"), cmd(100, "REF", -1, -1, -1)],
+        "not open": [cmd(0, "ACT"), cmd(HBM2.t_rcd, "WR", row=2)],
+    }
+    for rule, commands in cases.items():
+        errors = check_commands(HBM2, commands)
+        assert errors and rule in errors[0], (rule, errors)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -258,7 +226,7 @@ def test_mixed_traffic_obeys_every_timing_rule(name):
         channel.submit(cycle=cycle, addr=addr, nbytes=nbytes, write=bool(rng.random() < 0.4))
         cycle += int(rng.integers(0, 6))
     completions = channel.drain()
-    check_protocol(t, channel.commands)
+    assert check_commands(t, channel.commands) == []
     s = channel.stats
     assert min(s.row_hits, s.row_misses, s.row_conflicts, s.refreshes, s.turnarounds) > 0
     assert s.bursts == len(completions) == 2500
@@ -306,26 +274,31 @@ def test_fr_fcfs_does_not_starve_the_oldest_request():
     assert order[:6] == ["open", 0, 1, 2, 3, "conflict"]
 
 
+ODD_TIMING = dataclasses.replace(HBM2, t_ccd_s=3, t_ccd_l=5, row_bytes=256)
+
+
 @pytest.mark.parametrize("interleave", [True, False])
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_fast_path_matches_command_level_path(name, interleave):
-    # Recording commands forces the per-column path; the results must be identical.
-    t = PRESETS[name]
+@pytest.mark.parametrize("timing", [*PRESETS.values(), ODD_TIMING], ids=[*PRESETS, "odd"])
+def test_fast_path_matches_command_level_path(timing, interleave):
+    # Recording commands forces the per-column path; the results must be identical. Unaligned,
+    # odd-length bursts give every bank pattern; "odd" has tCCD_S != clock ratio and small pages.
     rng = np.random.default_rng(11)
     requests = []
     cycle = 0
-    for _ in range(1500):
-        nbytes = int(rng.choice([32, 64, 128, 256, 512]))
-        addr = int(rng.integers(0, (1 << 20) // nbytes)) * nbytes
+    for _ in range(1200):
+        addr = int(rng.integers(0, (1 << 20) // 32)) * 32
+        nbytes = min(32 * int(rng.integers(1, 17)), 4096 - addr % 4096)
         requests.append((cycle, addr, nbytes, bool(rng.random() < 0.3)))
         cycle += int(rng.integers(0, 8))
     runs = []
     for record in (False, True):
-        channel = PseudoChannel(t, bg_interleave=interleave, record_commands=record)
+        channel = PseudoChannel(timing, bg_interleave=interleave, record_commands=record)
         for cycle, addr, nbytes, write in requests:
             channel.submit(cycle=cycle, addr=addr, nbytes=nbytes, write=write)
         runs.append((channel.drain(), channel.stats))
     assert runs[0] == runs[1]
+    if timing is ODD_TIMING:
+        assert check_commands(timing, channel.commands) == []
 
 
 def test_incremental_advance_equals_drain():

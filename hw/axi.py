@@ -1,0 +1,113 @@
+"""AXI4 memory-mapped interface as five ``lib.stream`` channels (AR, R, AW, W, B).
+
+Inside the design each AXI4 channel is a stream whose payload is a ``StructLayout`` of the
+channel's fields; at the Verilog top the fields are flattened to the standard AMBA names
+(``m_axi0_araddr``, ``m_axi0_arvalid``, ...) by :func:`axi_port_names`, so third-party AXI models
+and vendor HBM controllers connect without glue.
+
+Only INCR bursts of full-width beats are issued (``AxSIZE`` = log2 of the data bytes,
+``AxBURST`` = 1); the channel carries the full field set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from .params import check_int
+
+__all__ = ["AxiParams", "AxiSignature", "BURST_INCR", "RESP_OKAY", "axi_port_names"]
+
+BURST_INCR = 1
+RESP_OKAY = 0
+MAX_BURST_BEATS = 256       # AXI4 INCR limit (AxLEN is 8 bits)
+BOUNDARY_BYTES = 4096       # bursts must not cross a 4 KiB boundary
+
+
+@dataclass(frozen=True, kw_only=True)
+class AxiParams:
+    """Widths of one AXI4 port.
+
+    Parameters
+    ----------
+    addr_width : int
+        Byte-address width, 12 to 64.
+    data_width : int
+        Data bus width in bits: a power of two from 8 to 1024.
+    id_width : int
+        Transaction ID width, 1 to 16.
+    """
+
+    addr_width: int = 32
+    data_width: int = 256
+    id_width: int = 4
+
+    def __post_init__(self) -> None:
+        check_int("addr_width", self.addr_width, 12, 64)
+        check_int("data_width", self.data_width, 8, 1024)
+        if self.data_width & (self.data_width - 1):
+            raise ValueError(f"data_width must be a power of two, not {self.data_width}")
+        check_int("id_width", self.id_width, 1, 16)
+
+    @property
+    def data_bytes(self) -> int:
+        return self.data_width // 8
+
+    @property
+    def size(self) -> int:
+        """``AxSIZE`` of a full-width beat."""
+        return exact_log2(self.data_bytes)
+
+    def addr_layout(self) -> data.StructLayout:
+        return data.StructLayout({"addr": self.addr_width, "id": self.id_width, "len": 8,
+                                  "size": 3, "burst": 2})
+
+    def r_layout(self) -> data.StructLayout:
+        return data.StructLayout({"data": self.data_width, "id": self.id_width, "resp": 2,
+                                  "last": 1})
+
+    def w_layout(self) -> data.StructLayout:
+        return data.StructLayout({"data": self.data_width, "strb": self.data_bytes, "last": 1})
+
+    def b_layout(self) -> data.StructLayout:
+        return data.StructLayout({"id": self.id_width, "resp": 2})
+
+
+class AxiSignature(wiring.Signature):
+    """AXI4 master (manager) port: AR, AW, W out; R, B in. ``flip()`` for a slave."""
+
+    def __init__(self, params: AxiParams):
+        self.params = params
+        super().__init__({
+            "ar": Out(stream.Signature(params.addr_layout())),
+            "r": In(stream.Signature(params.r_layout())),
+            "aw": Out(stream.Signature(params.addr_layout())),
+            "w": Out(stream.Signature(params.w_layout())),
+            "b": In(stream.Signature(params.b_layout())),
+        })
+
+    def __eq__(self, other):
+        return isinstance(other, AxiSignature) and other.params == self.params
+
+    def __repr__(self):
+        return f"AxiSignature({self.params!r})"
+
+
+def axi_port_names(prefix: str) -> dict[tuple[str, str], str]:
+    """Standard AMBA names for (channel, field) pairs, e.g. ``("ar", "valid") -> m_axi0_arvalid``
+    for ``prefix="m_axi0_"``. ``field`` is a payload field, ``valid`` or ``ready``."""
+    fields = {
+        "ar": ("addr", "id", "len", "size", "burst"),
+        "aw": ("addr", "id", "len", "size", "burst"),
+        "r": ("data", "id", "resp", "last"),
+        "w": ("data", "strb", "last"),
+        "b": ("id", "resp"),
+    }
+    names = {}
+    for channel, channel_fields in fields.items():
+        for field in (*channel_fields, "valid", "ready"):
+            names[(channel, field)] = f"{prefix}{channel}{field}"
+    return names

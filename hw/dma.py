@@ -1,0 +1,214 @@
+"""DMA engine: moves 2-D tiles between HBM-style memory and an on-chip buffer.
+
+A descriptor names a tile in memory (``mem_addr``, ``rows`` rows of ``row_bytes`` bytes,
+``stride`` bytes apart) and its place in the buffer (``buf_addr``, rows packed back to back,
+one beat per buffer word). The engine checks the descriptor, splits each row into AXI bursts
+that never cross an interleave granule (so never a 4 KiB boundary) and are at most
+``max_burst`` beats, sends each burst to the pseudo-channel that owns its address, and reports
+one status per descriptor when every beat has arrived (load) or been acknowledged (store).
+
+A descriptor that is misaligned or reaches outside the memory or the buffer is rejected with an
+error code and moves no data.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from .addrmap import AddressMap
+from .config import MemoryConfig
+from .dma_channel import (BufferReadSignature, BufferWriteSignature, ReadChannel,
+                          WriteChannel, burst_layout)
+
+__all__ = ["DmaError", "descriptor_layout", "status_layout", "DmaEngine", "ROW_BYTES_WIDTH",
+           "ROWS_WIDTH"]
+
+ROWS_WIDTH = 16
+ROW_BYTES_WIDTH = 16
+
+
+class DmaError(enum.IntEnum):
+    """Status codes of a DMA descriptor."""
+
+    NONE = 0
+    ALIGN = 1        # mem_addr, stride or row_bytes not a multiple of the beat size
+    MEM_RANGE = 2    # the tile reaches past the end of memory
+    BUF_RANGE = 3    # the tile reaches past the end of the buffer
+    RESP = 4         # a channel returned a non-OKAY response (data may be partly moved)
+
+
+def descriptor_layout(config: MemoryConfig) -> data.StructLayout:
+    return data.StructLayout({
+        "mem_addr": config.addr_width,
+        "stride": config.addr_width,
+        "row_bytes": ROW_BYTES_WIDTH,
+        "rows": ROWS_WIDTH,
+        "buf_addr": config.buffer_addr_width,
+    })
+
+
+def status_layout() -> data.StructLayout:
+    return data.StructLayout({"error": 3})
+
+
+class DmaEngine(wiring.Component):
+    """One direction of the DMA over all pseudo-channels.
+
+    Parameters
+    ----------
+    config : MemoryConfig
+    store : bool
+        ``False``: memory to buffer (load, AXI reads). ``True``: buffer to memory (store, AXI
+        writes).
+
+    Members
+    -------
+    cmd : In(stream.Signature(descriptor_layout(config)))
+        One descriptor at a time; the next is accepted after the previous one's status.
+    status : Out(stream.Signature(status_layout()))
+        One per descriptor: a :class:`DmaError` code.
+    axi : Out(AxiSignature(config.axi)).array(config.channels)
+        Read (load) or write (store) side of each pseudo-channel's AXI4 port.
+    buf : Out(BufferWriteSignature(config)).array(channels) for loads,
+        Out(BufferReadSignature(config)).array(channels) for stores.
+
+    Latency
+    -------
+    Descriptor check: 3 cycles. Then one burst per cycle while the owning channel has
+    room for it; the status follows the last beat (load) or last B response (store) by one
+    cycle. Memory latency is hidden by ``config.outstanding`` bursts per channel.
+    """
+
+    def __init__(self, config: MemoryConfig, *, store: bool):
+        self.config = config
+        self.store = store
+        channel_cls = WriteChannel if store else ReadChannel
+        buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
+        self._channels = [channel_cls(config) for _ in range(config.channels)]
+        super().__init__({
+            "cmd": In(stream.Signature(descriptor_layout(config))),
+            "status": Out(stream.Signature(status_layout())),
+            "axi": Out(self._channels[0].axi.signature).array(config.channels),
+            "buf": Out(buf_sig).array(config.channels),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        amap = AddressMap(cfg)
+        beat_bits = exact_log2(cfg.data_bytes)
+
+        for index, channel in enumerate(self._channels):
+            m.submodules[f"channel{index}"] = channel
+            wiring.connect(m, wiring.flipped(self.axi[index]), channel.axi)
+            wiring.connect(m, wiring.flipped(self.buf[index]), channel.buf)
+
+        desc = Signal(descriptor_layout(cfg))
+        error = Signal(3)
+        extent = Signal(cfg.addr_width + ROWS_WIDTH + 1)     # mem bytes spanned by the tile
+        buf_extent = Signal(ROWS_WIDTH + ROW_BYTES_WIDTH + 1)  # buffer beats of the tile
+
+        # Splitter state, in beats.
+        row_addr = Signal(cfg.addr_width)
+        col = Signal(ROW_BYTES_WIDTH)         # bytes done in this row
+        rows_left = Signal(ROWS_WIDTH)
+        buf_ptr = Signal(cfg.buffer_addr_width)
+
+        addr = Signal(cfg.addr_width)
+        remaining = Signal(ROW_BYTES_WIDTH)
+        to_granule = Signal(range(cfg.interleave + 1))
+        nbytes = Signal(range(max(cfg.interleave, cfg.max_burst * cfg.data_bytes) + 1))
+        max_bytes = cfg.max_burst * cfg.data_bytes
+        m.d.comb += [
+            addr.eq(row_addr + col),
+            remaining.eq(desc.row_bytes - col),
+            to_granule.eq(cfg.interleave - addr[:exact_log2(cfg.interleave)]),
+        ]
+        smaller = Mux(remaining < to_granule, remaining, to_granule)
+        m.d.comb += nbytes.eq(Mux(smaller < max_bytes, smaller, max_bytes))
+
+        burst = Signal(burst_layout(cfg))
+        m.d.comb += [
+            burst.addr.eq(amap.local_of(addr)),
+            burst.len.eq((nbytes >> beat_bits) - 1),
+            burst.buf_addr.eq(buf_ptr),
+        ]
+        target = amap.channel_of(addr)
+        channel_ready = Array(ch.cmd.ready for ch in self._channels)[target]
+        for index, channel in enumerate(self._channels):
+            m.d.comb += channel.cmd.payload.eq(burst)
+
+        all_idle = Signal()
+        any_error = Signal()
+        m.d.comb += [
+            all_idle.eq(Cat(ch.idle for ch in self._channels).all()),
+            any_error.eq(Cat(ch.error for ch in self._channels).any()),
+        ]
+
+        beat_mask = cfg.data_bytes - 1
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += desc.eq(self.cmd.payload)
+                    m.next = "CHECK-1"
+            with m.State("CHECK-1"):
+                rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
+                m.d.sync += [
+                    extent.eq(desc.mem_addr + rows_minus_1 * desc.stride + desc.row_bytes),
+                    buf_extent.eq(desc.buf_addr + desc.rows * (desc.row_bytes >> beat_bits)),
+                ]
+                m.next = "CHECK-2"
+            with m.State("CHECK-2"):
+                misaligned = ((desc.mem_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
+                empty = (desc.rows == 0) | (desc.row_bytes == 0)
+                with m.If(misaligned):
+                    m.d.sync += error.eq(DmaError.ALIGN)
+                    m.next = "STATUS"
+                with m.Elif(empty):
+                    m.d.sync += error.eq(DmaError.NONE)
+                    m.next = "STATUS"
+                with m.Elif(extent > cfg.size):
+                    m.d.sync += error.eq(DmaError.MEM_RANGE)
+                    m.next = "STATUS"
+                with m.Elif(buf_extent > cfg.buffer_depth):
+                    m.d.sync += error.eq(DmaError.BUF_RANGE)
+                    m.next = "STATUS"
+                with m.Else():
+                    m.d.sync += [
+                        error.eq(DmaError.NONE),
+                        row_addr.eq(desc.mem_addr), col.eq(0),
+                        rows_left.eq(desc.rows), buf_ptr.eq(desc.buf_addr),
+                    ]
+                    m.next = "SPLIT"
+            with m.State("SPLIT"):
+                for index, channel in enumerate(self._channels):
+                    m.d.comb += channel.cmd.valid.eq(target == index)
+                with m.If(channel_ready):
+                    m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
+                    with m.If(nbytes == remaining):
+                        m.d.sync += [col.eq(0), row_addr.eq(row_addr + desc.stride),
+                                     rows_left.eq(rows_left - 1)]
+                        with m.If(rows_left == 1):
+                            m.next = "DRAIN"
+                    with m.Else():
+                        m.d.sync += col.eq(col + nbytes)
+            with m.State("DRAIN"):
+                # Channel idle flags lag their last handshake by at most one cycle.
+                with m.If(all_idle):
+                    with m.If(any_error):
+                        m.d.sync += error.eq(DmaError.RESP)
+                    m.next = "STATUS"
+            with m.State("STATUS"):
+                m.d.comb += [self.status.valid.eq(1), self.status.payload.error.eq(error)]
+                with m.If(self.status.ready):
+                    for channel in self._channels:
+                        m.d.comb += channel.clear.eq(1)
+                    m.next = "IDLE"
+        return m
+

@@ -1,0 +1,255 @@
+"""Per-pseudo-channel DMA units: one AXI4 read or write master each.
+
+A :class:`ReadChannel` turns burst commands into AR requests and writes the returning R beats
+into a buffer write port; a :class:`WriteChannel` turns burst commands into AW requests and
+streams the burst's beats from a buffer read port onto W, then counts B responses. Each keeps
+up to ``outstanding`` bursts in flight and relies on AXI's in-order return for one ID.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .axi import BURST_INCR, RESP_OKAY, AxiSignature
+from .config import MemoryConfig
+
+__all__ = ["burst_layout", "BufferWriteSignature", "BufferReadSignature",
+           "ReadChannel", "WriteChannel"]
+
+
+def burst_layout(config: MemoryConfig) -> data.StructLayout:
+    """One burst for one channel: local byte address, beats - 1 (AXI ``len``), buffer beat."""
+    return data.StructLayout({
+        "addr": config.axi.addr_width,
+        "len": 4,                                  # beats - 1, at most 15
+        "buf_addr": config.buffer_addr_width,
+    })
+
+
+class BufferWriteSignature(wiring.Signature):
+    """A buffer write port driven by the DMA (matches ``lib.memory`` write ports)."""
+
+    def __init__(self, config: MemoryConfig):
+        super().__init__({"addr": Out(config.buffer_addr_width),
+                          "data": Out(config.data_width), "en": Out(1)})
+
+
+class BufferReadSignature(wiring.Signature):
+    """A synchronous buffer read port (data one cycle after ``en``), driven by the DMA."""
+
+    def __init__(self, config: MemoryConfig):
+        super().__init__({"addr": Out(config.buffer_addr_width),
+                          "en": Out(1), "data": In(config.data_width)})
+
+
+def _meta_layout(config: MemoryConfig) -> data.StructLayout:
+    return data.StructLayout({"len": 4, "buf_addr": config.buffer_addr_width})
+
+
+def _address_beat(config: MemoryConfig, ax, cmd) -> list:
+    """Statements loading an AR/AW payload from a burst command (ID 0: in-order returns)."""
+    return [ax.addr.eq(cmd.addr), ax.id.eq(0), ax.len.eq(cmd.len),
+            ax.size.eq(config.axi.size), ax.burst.eq(BURST_INCR)]
+
+
+class ReadChannel(wiring.Component):
+    """AXI4 read master of one pseudo-channel, writing into a buffer.
+
+    Members
+    -------
+    cmd : In(stream.Signature(burst_layout(config)))
+        Bursts to read. Accepted while fewer than ``outstanding`` bursts are in flight.
+    axi : Out(AxiSignature(config.axi))
+        Only AR and R are used; AW/W stay idle, B is ignored.
+    buf : Out(BufferWriteSignature(config))
+        One beat written per R beat (``R`` is always ready).
+    idle : Out(1)
+        No burst accepted and unfinished.
+    error : Out(1)
+        An R beat had a non-OKAY response or a misplaced ``last``; sticky until ``clear``.
+    clear : In(1)
+
+    Latency
+    -------
+    A command is on AR one cycle after acceptance; an R beat is written to the buffer in the
+    cycle it arrives. Up to ``outstanding`` bursts in flight; one command per cycle.
+    """
+
+    def __init__(self, config: MemoryConfig):
+        self.config = config
+        super().__init__({
+            "cmd": In(stream.Signature(burst_layout(config))),
+            "axi": Out(AxiSignature(config.axi)),
+            "buf": Out(BufferWriteSignature(config)),
+            "idle": Out(1),
+            "error": Out(1),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        ar, r = self.axi.ar, self.axi.r
+        meta = _meta_layout(cfg)
+        m.submodules.inflight = inflight = fifo.SyncFIFOBuffered(width=meta.size,
+                                                                 depth=cfg.outstanding)
+        head = data.View(meta, inflight.r_data)
+
+        # AR: one register slot, refilled in the cycle it empties.
+        slot_free = ~ar.valid | ar.ready
+        m.d.comb += self.cmd.ready.eq(slot_free & inflight.w_rdy)
+        cmd_accept = self.cmd.valid & self.cmd.ready
+        pushed = data.View(meta, inflight.w_data)
+        m.d.comb += [
+            pushed.len.eq(self.cmd.payload.len),
+            pushed.buf_addr.eq(self.cmd.payload.buf_addr),
+            inflight.w_en.eq(cmd_accept),
+        ]
+        with m.If(cmd_accept):
+            m.d.sync += [ar.valid.eq(1), *_address_beat(cfg, ar.payload, self.cmd.payload)]
+        with m.Elif(ar.ready):
+            m.d.sync += ar.valid.eq(0)
+
+        # R: every beat goes straight into the buffer.
+        beat = Signal(4)
+        last_beat = beat == head.len
+        m.d.comb += r.ready.eq(1)
+        with m.If(r.valid):
+            m.d.comb += [
+                self.buf.en.eq(1),
+                self.buf.addr.eq(head.buf_addr + beat),
+                self.buf.data.eq(r.payload.data),
+            ]
+            with m.If(last_beat):
+                m.d.comb += inflight.r_en.eq(1)
+                m.d.sync += beat.eq(0)
+            with m.Else():
+                m.d.sync += beat.eq(beat + 1)
+            with m.If((r.payload.resp != RESP_OKAY) | (r.payload.last != last_beat)
+                      | ~inflight.r_rdy):
+                m.d.sync += self.error.eq(1)
+        with m.If(self.clear):
+            m.d.sync += self.error.eq(0)
+
+        m.d.comb += [
+            self.idle.eq(~inflight.r_rdy & ~ar.valid & (inflight.level == 0)),
+            # The write side of this AXI port belongs to the WriteChannel.
+            self.axi.aw.valid.eq(0), self.axi.w.valid.eq(0), self.axi.b.ready.eq(1),
+        ]
+        return m
+
+
+class WriteChannel(wiring.Component):
+    """AXI4 write master of one pseudo-channel, reading from a buffer.
+
+    Members
+    -------
+    cmd : In(stream.Signature(burst_layout(config)))
+        Bursts to write. Accepted while fewer than ``outstanding`` bursts await B.
+    axi : Out(AxiSignature(config.axi))
+        Only AW, W and B are used; AR stays idle, R is ignored.
+    buf : Out(BufferReadSignature(config))
+        Beats are read ahead into a small FIFO so that W runs at one beat per cycle under
+        any ``WREADY`` pattern.
+    idle : Out(1)
+        Every accepted burst has had its B response.
+    error : Out(1)
+        A B response was not OKAY; sticky until ``clear``.
+    clear : In(1)
+
+    Latency
+    -------
+    AW one cycle after acceptance; the first W beat three cycles after acceptance (buffer
+    read, FIFO); W may lead AW, as AXI4 allows. One beat per cycle.
+    """
+
+    PREFETCH = 4
+
+    def __init__(self, config: MemoryConfig):
+        self.config = config
+        super().__init__({
+            "cmd": In(stream.Signature(burst_layout(config))),
+            "axi": Out(AxiSignature(config.axi)),
+            "buf": Out(BufferReadSignature(config)),
+            "idle": Out(1),
+            "error": Out(1),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        aw, w, b = self.axi.aw, self.axi.w, self.axi.b
+        meta = _meta_layout(cfg)
+        m.submodules.pending = pending = fifo.SyncFIFOBuffered(width=meta.size,
+                                                               depth=cfg.outstanding)
+        beat_layout = data.StructLayout({"data": cfg.data_width, "last": 1})
+        m.submodules.prefetch = prefetch = fifo.SyncFIFOBuffered(width=beat_layout.size,
+                                                                 depth=self.PREFETCH)
+
+        # Bursts awaiting their B response.
+        awaiting = Signal(range(cfg.outstanding + 1))
+        slot_free = ~aw.valid | aw.ready
+        m.d.comb += self.cmd.ready.eq(slot_free & pending.w_rdy & (awaiting != cfg.outstanding))
+        cmd_accept = self.cmd.valid & self.cmd.ready
+        pushed = data.View(meta, pending.w_data)
+        m.d.comb += [
+            pushed.len.eq(self.cmd.payload.len),
+            pushed.buf_addr.eq(self.cmd.payload.buf_addr),
+            pending.w_en.eq(cmd_accept),
+        ]
+        with m.If(cmd_accept):
+            m.d.sync += [aw.valid.eq(1), *_address_beat(cfg, aw.payload, self.cmd.payload)]
+        with m.Elif(aw.ready):
+            m.d.sync += aw.valid.eq(0)
+
+        b_accept = b.valid & b.ready
+        m.d.comb += b.ready.eq(1)
+        with m.If(cmd_accept & ~b_accept):
+            m.d.sync += awaiting.eq(awaiting + 1)
+        with m.Elif(b_accept & ~cmd_accept):
+            m.d.sync += awaiting.eq(awaiting - 1)
+        with m.If(b_accept & (b.payload.resp != RESP_OKAY)):
+            m.d.sync += self.error.eq(1)
+        with m.If(self.clear):
+            m.d.sync += self.error.eq(0)
+
+        # Read the head burst's beats ahead into the prefetch FIFO.
+        head = data.View(meta, pending.r_data)
+        beat = Signal(4)
+        reading = Signal()          # a buffer read was issued last cycle
+        reading_last = Signal()
+        space = (prefetch.level + reading) < self.PREFETCH
+        issue = pending.r_rdy & space
+        m.d.comb += [
+            self.buf.addr.eq(head.buf_addr + beat),
+            self.buf.en.eq(issue),
+        ]
+        m.d.sync += [reading.eq(issue), reading_last.eq(issue & (beat == head.len))]
+        with m.If(issue):
+            with m.If(beat == head.len):
+                m.d.comb += pending.r_en.eq(1)
+                m.d.sync += beat.eq(0)
+            with m.Else():
+                m.d.sync += beat.eq(beat + 1)
+        fetched = data.View(beat_layout, prefetch.w_data)
+        m.d.comb += [
+            fetched.data.eq(self.buf.data),
+            fetched.last.eq(reading_last),
+            prefetch.w_en.eq(reading),
+        ]
+
+        out = data.View(beat_layout, prefetch.r_data)
+        m.d.comb += [
+            w.valid.eq(prefetch.r_rdy),
+            w.payload.data.eq(out.data),
+            w.payload.strb.eq(-1),
+            w.payload.last.eq(out.last),
+            prefetch.r_en.eq(w.ready),
+            self.idle.eq((awaiting == 0) & ~aw.valid & ~pending.r_rdy & (pending.level == 0)
+                         & ~reading & ~prefetch.r_rdy),
+            self.axi.ar.valid.eq(0), self.axi.r.ready.eq(1),
+        ]
+        return m
