@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amaranth.hdl import Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .params import check_int
 
-__all__ = ["AxiParams", "AxiSignature", "BURST_INCR", "RESP_OKAY", "axi_port_names"]
+__all__ = ["AxiParams", "AxiSignature", "BURST_INCR", "RESP_OKAY", "axi_port_names",
+           "flatten_axi"]
 
 BURST_INCR = 1
 RESP_OKAY = 0
@@ -111,3 +113,29 @@ def axi_port_names(prefix: str) -> dict[tuple[str, str], str]:
         for field in (*channel_fields, "valid", "ready"):
             names[(channel, field)] = f"{prefix}{channel}{field}"
     return names
+
+
+# Channels driven by the master; the others (R, B) are driven by the slave.
+_MASTER_CHANNELS = ("ar", "aw", "w")
+
+
+def flatten_axi(iface, prefix: str) -> tuple[list, dict]:
+    """Standard-named flat signals for the AXI4 master interface ``iface``.
+
+    Returns ``(statements, ports)``: combinational statements that connect the flat signals to
+    ``iface`` and a ``{name: (signal, "input" | "output")}`` port dictionary, for a Verilog top.
+    """
+    statements, ports = [], {}
+    for (channel, field), name in axi_port_names(prefix).items():
+        chan = getattr(iface, channel)
+        master_drives = channel in _MASTER_CHANNELS
+        if field == "ready":
+            inner, output = chan.ready, not master_drives
+        elif field == "valid":
+            inner, output = chan.valid, master_drives
+        else:
+            inner, output = getattr(chan.payload, field), master_drives
+        flat = Signal(len(inner), name=name)
+        statements.append(flat.eq(inner) if output else inner.eq(flat))
+        ports[name] = (flat, "output" if output else "input")
+    return statements, ports

@@ -184,8 +184,8 @@ class SystoleConfig:
 
 PRESETS: dict[str, SystoleConfig] = {
     "tiny": SystoleConfig(name="tiny", array=ArrayConfig(rows=4, cols=4),
-                          memory=MemoryConfig(channels=2, data_width=64, size=1 << 20,
-                                              interleave=64, buffer_depth=256)),
+                          memory=MemoryConfig(channels=2, data_width=256, size=1 << 20,
+                                              interleave=256, buffer_depth=256)),
     "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
 }
 

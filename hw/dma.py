@@ -22,8 +22,13 @@ from amaranth.utils import exact_log2
 
 from .addrmap import AddressMap
 from .config import MemoryConfig
-from .dma_channel import (BufferReadSignature, BufferWriteSignature, ReadChannel,
-                          WriteChannel, burst_layout)
+from .dma_channel import (
+    BufferReadSignature,
+    BufferWriteSignature,
+    ReadChannel,
+    WriteChannel,
+    burst_layout,
+)
 
 __all__ = ["DmaError", "descriptor_layout", "status_layout", "DmaEngine", "ROW_BYTES_WIDTH",
            "ROWS_WIDTH"]

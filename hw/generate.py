@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
+from amaranth.hdl import Elaboratable, Module, Shape
+from amaranth.hdl._ir import PortDirection
 from amaranth.lib import data, wiring
 
 from .array import SystolicArray
+from .axi import flatten_axi
 from .config import SystoleConfig
 from .grid import PERow
 from .hier import component_ports, convert_ports
+from .memsys import MemorySubsystem
 from .pe import ProcessingElement
 
-__all__ = ["Design", "build_design", "write_design", "describe_shape"]
+__all__ = ["Design", "build_design", "build_memsys_design", "write_design", "describe_shape",
+           "TOPS"]
 
 TOP_NAME = "systole_array"
 
@@ -88,6 +92,70 @@ def build_design(config: SystoleConfig, *, top: str = TOP_NAME) -> Design:
         "ports": ports,
     }
     return Design(top=top, verilog=header + "\n".join(parts), description=description)
+
+
+class _FlatAxiTop(Elaboratable):
+    """Verilog top around a component whose ``axi`` member array becomes standard AXI4 ports
+    ``m_axi<i>_<channel><field>``; every other member keeps its Amaranth port name."""
+
+    def __init__(self, inner: wiring.Component, channels: int):
+        self.inner = inner
+        self.statements = []
+        self.ports: dict[str, tuple] = {}
+        self.shapes: dict[str, dict] = {}
+        for port in component_ports(inner):
+            if port.name.startswith("axi__"):
+                continue
+            self.ports[port.name] = (port.value, port.direction)
+            self.shapes[port.name] = describe_shape(port.member.shape)
+        for index in range(channels):
+            statements, ports = flatten_axi(inner.axi[index], f"m_axi{index}_")
+            self.statements += statements
+            self.ports.update(ports)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.core = self.inner
+        m.d.comb += self.statements
+        return m
+
+    def convert_ports(self) -> dict:
+        directions = {"input": PortDirection.Input, "output": PortDirection.Output}
+        return {name: (value, directions[direction])
+                for name, (value, direction) in self.ports.items()}
+
+
+def build_memsys_design(config: SystoleConfig, *, top: str = "systole_memsys") -> Design:
+    """Convert the memory subsystem (DMA engines, scratch buffer, AXI4 ports) to Verilog."""
+    mem = config.memory
+    wrapper = _FlatAxiTop(MemorySubsystem(mem), mem.channels)
+    text = verilog.convert(wrapper, name=top, emit_src=False, strip_internal_attrs=True,
+                           ports=wrapper.convert_ports())
+    header = (f"// {top}: systole memory subsystem ({mem.channels} AXI4 ports of "
+              f"{mem.data_width} bits), configuration {config.name!r}.\n"
+              f"// Do not edit: regenerate with `systole generate --top memsys`.\n")
+    ports = [{"name": "clk", "direction": "input", "width": 1, "shape": {"kind": "clock"}},
+             {"name": "rst", "direction": "input", "width": 1,
+              "shape": {"kind": "reset", "synchronous": True, "active": "high"}}]
+    for name, (value, direction) in wrapper.ports.items():
+        shape = wrapper.shapes.get(name, {"kind": "int", "width": len(value), "signed": False})
+        ports.append({"name": name, "direction": direction, "width": len(value),
+                      "shape": shape})
+    description = {
+        "top": top,
+        "generator": "systole",
+        "config": config.to_dict(),
+        "axi": {"channels": mem.channels, "prefix": "m_axi<i>_", "data_width": mem.data_width,
+                "addr_width": mem.axi.addr_width, "id_width": mem.axi.id_width,
+                "address_map": {"interleave": mem.interleave, "size": mem.size}},
+        "clock": {"name": "clk", "edge": "rising"},
+        "reset": {"name": "rst", "synchronous": True, "active": "high"},
+        "ports": ports,
+    }
+    return Design(top=top, verilog=header + text, description=description)
+
+
+TOPS = {"array": build_design, "memsys": build_memsys_design}
 
 
 def write_design(design: Design, out_dir: str | Path) -> list[Path]:

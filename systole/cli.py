@@ -29,17 +29,18 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from systole.hw.generate import build_design, write_design
+    from systole.hw.generate import TOPS, write_design
 
     config = config_from_args(args)
     start = time.perf_counter()
-    design = build_design(config)
+    design = TOPS[args.top](config)
     paths = write_design(design, args.out)
     elapsed = time.perf_counter() - start
     for path in paths:
         print(f"wrote {path}")
     array = config.array
-    print(f"{array.rows} x {array.cols} {array.fmt.name} array in {elapsed:.1f} s")
+    print(f"{design.top} ({array.rows} x {array.cols} {array.fmt.name} array) "
+          f"in {elapsed:.1f} s")
     return 0
 
 
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
     _add_config_options(gen)
     gen.add_argument("--out", required=True, help="output directory")
+    gen.add_argument("--top", choices=["array", "memsys"], default="array",
+                     help="what to generate: the systolic array (default) or the memory "
+                          "subsystem (DMA + AXI4 ports)")
     gen.set_defaults(func=cmd_generate)
     return parser
 

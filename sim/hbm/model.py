@@ -339,7 +339,7 @@ class PseudoChannel:
             self._bypass = 0
             return 0
         self._bypass += 1
-        if False:
+        if self._bypass > self.window:
             self._bypass = 0
             return 0
         return chosen

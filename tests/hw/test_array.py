@@ -4,6 +4,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+
 from systole.hw.config import ArrayConfig
 from systole.sim.array_tb import run_array_gemm
 from systole.sim.golden import matmul_int32

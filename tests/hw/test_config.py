@@ -1,6 +1,7 @@
 """Configuration validation: every bad value fails with a message naming the parameter."""
 
 import pytest
+
 from systole.hw.config import PRESETS, ArrayConfig, SystoleConfig, preset
 from systole.hw.numfmt import IntMacFormat, mac_format
 from systole.hw.skew import Skew

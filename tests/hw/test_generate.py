@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from systole.hw.config import ArrayConfig, SystoleConfig
 from systole.hw.generate import build_design
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 from amaranth.sim import Simulator
+
 from systole.hw.pe import ProcessingElement
 from systole.sim.golden import wrap_int32
 

@@ -1,6 +1,7 @@
 """cocotb on the generated Verilog, Icarus and Verilator: A @ B equals numpy bit for bit."""
 
 import pytest
+
 from systole.hw.config import ArrayConfig, SystoleConfig
 from systole.sim.runner import build_for_sim
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from systole.sim.hbm import (
     PRESETS,
     AddressMap,
