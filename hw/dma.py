@@ -145,7 +145,7 @@ class DmaEngine(wiring.Component):
         ]
         target = amap.channel_of(addr)
         channel_ready = Array(ch.cmd.ready for ch in self._channels)[target]
-        for index, channel in enumerate(self._channels):
+        for channel in self._channels:
             m.d.comb += channel.cmd.payload.eq(burst)
 
         all_idle = Signal()

@@ -48,7 +48,7 @@ def split_image(config: MemoryConfig, image: np.ndarray) -> list[np.ndarray]:
 
 
 def join_image(config: MemoryConfig, channels: list[np.ndarray]) -> np.ndarray:
-    g, n = config.interleave, config.channels
+    g = config.interleave
     stacked = np.stack([c.reshape(-1, g) for c in channels], axis=1)
     return stacked.reshape(-1)
 
