@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
@@ -74,9 +74,11 @@ class DmaEngine(wiring.Component):
     Members
     -------
     cmd : In(stream.Signature(descriptor_layout(config)))
-        One descriptor at a time; the next is accepted after the previous one's status.
+        Descriptors; the next is accepted as soon as the previous one's last burst is issued
+        (up to four descriptors awaiting their status).
     status : Out(stream.Signature(status_layout()))
-        One per descriptor: a :class:`DmaError` code.
+        One per descriptor, in order: a :class:`DmaError` code. ``RESP`` is reported on the
+        first status after a channel saw a non-OKAY response.
     axi : Out(AxiSignature(config.axi)).array(config.channels)
         Read (load) or write (store) side of each pseudo-channel's AXI4 port.
     buf : Out(BufferWriteSignature(config)).array(channels) for loads,
@@ -84,9 +86,10 @@ class DmaEngine(wiring.Component):
 
     Latency
     -------
-    Descriptor check: 3 cycles. Then one burst per cycle while the owning channel has
-    room for it; the status follows the last beat (load) or last B response (store) by one
-    cycle. Memory latency is hidden by ``config.outstanding`` bursts per channel.
+    Descriptor check: 3 cycles. Then one burst per cycle while the owning channel has room
+    for it; the status follows the descriptor's last beat (load) or B response (store) by two
+    cycles. Memory latency is hidden by ``config.outstanding`` bursts per channel and by
+    splitting the next descriptor while the previous one completes.
     """
 
     def __init__(self, config: MemoryConfig, *, store: bool):
@@ -114,7 +117,6 @@ class DmaEngine(wiring.Component):
             wiring.connect(m, wiring.flipped(self.buf[index]), channel.buf)
 
         desc = Signal(descriptor_layout(cfg))
-        error = Signal(3)
         extent = Signal(cfg.addr_width + ROWS_WIDTH + 1)     # mem bytes spanned by the tile
         buf_extent = Signal(ROWS_WIDTH + ROW_BYTES_WIDTH + 1)  # buffer beats of the tile
 
@@ -148,18 +150,44 @@ class DmaEngine(wiring.Component):
         for channel in self._channels:
             m.d.comb += channel.cmd.payload.eq(burst)
 
-        all_idle = Signal()
-        any_error = Signal()
-        m.d.comb += [
-            all_idle.eq(Cat(ch.idle for ch in self._channels).all()),
-            any_error.eq(Cat(ch.error for ch in self._channels).any()),
-        ]
+        # Completion tracking. Descriptors are split back to back: the next one starts while
+        # the previous one's bursts are still in flight. Each descriptor leaves a marker with
+        # the running count of bursts issued up to and including its own; its status is due
+        # once that many bursts have completed (channels complete in any order across each
+        # other, so a count, not a tag, decides).
+        count_width = 16
+        issued = Signal(count_width)
+        completed = Signal(count_width)
+        marker_layout = data.StructLayout({"boundary": count_width, "error": 3})
+        m.submodules.markers = markers = fifo.SyncFIFOBuffered(width=marker_layout.size,
+                                                               depth=4)
+        marker_in = data.View(marker_layout, markers.w_data)
+        marker = data.View(marker_layout, markers.r_data)
+        done_pulses = [ch.done for ch in self._channels]
+        m.d.sync += completed.eq(completed + sum(done_pulses))
+        # completed >= boundary, modulo 2**count_width (far fewer bursts are ever in flight).
+        reached = ~(completed - marker.boundary)[count_width - 1]
+        any_error = Cat(ch.error for ch in self._channels).any()
+        with m.If(markers.r_rdy & reached):
+            m.d.comb += [
+                self.status.valid.eq(1),
+                self.status.payload.error.eq(
+                    Mux(any_error & (marker.error == DmaError.NONE), DmaError.RESP,
+                        marker.error)),
+            ]
+            with m.If(self.status.ready):
+                m.d.comb += markers.r_en.eq(1)
+                for channel in self._channels:
+                    m.d.comb += channel.clear.eq(1)
+
+        def finish(code, boundary):
+            return [markers.w_en.eq(1), marker_in.boundary.eq(boundary), marker_in.error.eq(code)]
 
         beat_mask = cfg.data_bytes - 1
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.cmd.ready.eq(1)
-                with m.If(self.cmd.valid):
+                m.d.comb += self.cmd.ready.eq(markers.w_rdy)
+                with m.If(self.cmd.valid & markers.w_rdy):
                     m.d.sync += desc.eq(self.cmd.payload)
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
@@ -172,21 +200,17 @@ class DmaEngine(wiring.Component):
             with m.State("CHECK-2"):
                 misaligned = ((desc.mem_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
                 empty = (desc.rows == 0) | (desc.row_bytes == 0)
+                m.next = "IDLE"
                 with m.If(misaligned):
-                    m.d.sync += error.eq(DmaError.ALIGN)
-                    m.next = "STATUS"
+                    m.d.comb += finish(DmaError.ALIGN, issued)
                 with m.Elif(empty):
-                    m.d.sync += error.eq(DmaError.NONE)
-                    m.next = "STATUS"
+                    m.d.comb += finish(DmaError.NONE, issued)
                 with m.Elif(extent > cfg.size):
-                    m.d.sync += error.eq(DmaError.MEM_RANGE)
-                    m.next = "STATUS"
+                    m.d.comb += finish(DmaError.MEM_RANGE, issued)
                 with m.Elif(buf_extent > cfg.buffer_depth):
-                    m.d.sync += error.eq(DmaError.BUF_RANGE)
-                    m.next = "STATUS"
+                    m.d.comb += finish(DmaError.BUF_RANGE, issued)
                 with m.Else():
                     m.d.sync += [
-                        error.eq(DmaError.NONE),
                         row_addr.eq(desc.mem_addr), col.eq(0),
                         rows_left.eq(desc.rows), buf_ptr.eq(desc.buf_addr),
                     ]
@@ -195,25 +219,16 @@ class DmaEngine(wiring.Component):
                 for index, channel in enumerate(self._channels):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
-                    m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
+                    m.d.sync += [buf_ptr.eq(buf_ptr + (nbytes >> beat_bits)),
+                                 issued.eq(issued + 1)]
                     with m.If(nbytes == remaining):
                         m.d.sync += [col.eq(0), row_addr.eq(row_addr + desc.stride),
                                      rows_left.eq(rows_left - 1)]
                         with m.If(rows_left == 1):
-                            m.next = "DRAIN"
+                            # The FSM only accepts a descriptor when a marker slot is free.
+                            m.d.comb += finish(DmaError.NONE, issued + 1)
+                            m.next = "IDLE"
                     with m.Else():
                         m.d.sync += col.eq(col + nbytes)
-            with m.State("DRAIN"):
-                # Channel idle flags lag their last handshake by at most one cycle.
-                with m.If(all_idle):
-                    with m.If(any_error):
-                        m.d.sync += error.eq(DmaError.RESP)
-                    m.next = "STATUS"
-            with m.State("STATUS"):
-                m.d.comb += [self.status.valid.eq(1), self.status.payload.error.eq(error)]
-                with m.If(self.status.ready):
-                    for channel in self._channels:
-                        m.d.comb += channel.clear.eq(1)
-                    m.next = "IDLE"
         return m
 

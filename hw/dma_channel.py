@@ -67,6 +67,8 @@ class ReadChannel(wiring.Component):
         One beat written per R beat (``R`` is always ready).
     idle : Out(1)
         No burst accepted and unfinished.
+    done : Out(1)
+        Pulses when a burst's last beat is written to the buffer.
     error : Out(1)
         An R beat had a non-OKAY response or a misplaced ``last``; sticky until ``clear``.
     clear : In(1)
@@ -84,6 +86,7 @@ class ReadChannel(wiring.Component):
             "axi": Out(AxiSignature(config.axi)),
             "buf": Out(BufferWriteSignature(config)),
             "idle": Out(1),
+            "done": Out(1),
             "error": Out(1),
             "clear": In(1),
         })
@@ -123,7 +126,7 @@ class ReadChannel(wiring.Component):
                 self.buf.data.eq(r.payload.data),
             ]
             with m.If(last_beat):
-                m.d.comb += inflight.r_en.eq(1)
+                m.d.comb += [inflight.r_en.eq(1), self.done.eq(1)]
                 m.d.sync += beat.eq(0)
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
@@ -155,6 +158,8 @@ class WriteChannel(wiring.Component):
         any ``WREADY`` pattern.
     idle : Out(1)
         Every accepted burst has had its B response.
+    done : Out(1)
+        Pulses when a burst's B response arrives.
     error : Out(1)
         A B response was not OKAY; sticky until ``clear``.
     clear : In(1)
@@ -174,6 +179,7 @@ class WriteChannel(wiring.Component):
             "axi": Out(AxiSignature(config.axi)),
             "buf": Out(BufferReadSignature(config)),
             "idle": Out(1),
+            "done": Out(1),
             "error": Out(1),
             "clear": In(1),
         })
@@ -206,7 +212,7 @@ class WriteChannel(wiring.Component):
             m.d.sync += aw.valid.eq(0)
 
         b_accept = b.valid & b.ready
-        m.d.comb += b.ready.eq(1)
+        m.d.comb += [b.ready.eq(1), self.done.eq(b_accept)]
         with m.If(cmd_accept & ~b_accept):
             m.d.sync += awaiting.eq(awaiting + 1)
         with m.Elif(b_accept & ~cmd_accept):

@@ -22,7 +22,9 @@ import numpy as np
 
 from .hbm import PseudoChannel
 
-__all__ = ["AxiSlavePort", "PortStats"]
+__all__ = ["AxiSlavePort", "PortStats", "SLVERR"]
+
+SLVERR = 2
 
 
 @dataclass
@@ -44,6 +46,7 @@ class _Read:
     addr: int
     beats: int
     ar_cycle: int
+    resp: int = 0
     beat_cycles: tuple[int, ...] | None = None
     sent: int = 0
 
@@ -54,6 +57,7 @@ class _Write:
     addr: int
     beats: int
     aw_cycle: int
+    resp: int = 0
     data: list[int] = field(default_factory=list)
     submitted: bool = False
     done_cycle: int | None = None
@@ -74,16 +78,21 @@ class AxiSlavePort:
         Probability that ARREADY/AWREADY/WREADY are high in a cycle (1.0: always).
     seed : int
         Seed of the backpressure pattern.
+    fault_range : (int, int) or None
+        Local byte range ``[lo, hi)``; bursts touching it answer SLVERR (and writes to it are
+        dropped), for error-path tests.
     """
 
     def __init__(self, image: np.ndarray, data_bytes: int, model: PseudoChannel, *,
-                 ready_probability: float = 1.0, seed: int = 0):
+                 ready_probability: float = 1.0, seed: int = 0,
+                 fault_range: tuple[int, int] | None = None):
         if image.dtype != np.uint8:
             raise TypeError(f"image must be a uint8 array, not {image.dtype}")
         self.image = image
         self.data_bytes = data_bytes
         self.model = model
         self.ready_probability = ready_probability
+        self.fault_range = fault_range
         self.random = np.random.default_rng(seed)
         self.stats = PortStats()
         self.errors: list[str] = []
@@ -111,10 +120,10 @@ class AxiSlavePort:
             start = read.addr + read.sent * self.data_bytes
             beat = self.image[start:start + self.data_bytes]
             out.update(rvalid=1, rdata=int.from_bytes(beat.tobytes(), "little"), rid=read.id,
-                       rlast=int(read.sent == read.beats - 1))
+                       rresp=read.resp, rlast=int(read.sent == read.beats - 1))
         write = self._writes[0] if self._writes else None
         if write is not None and write.done_cycle is not None and write.done_cycle <= cycle:
-            out.update(bvalid=1, bid=write.id)
+            out.update(bvalid=1, bid=write.id, bresp=write.resp)
         return out
 
     # -- sampled inputs ------------------------------------------------------------------------
@@ -157,12 +166,16 @@ class AxiSlavePort:
             addr = 0
         if self.stats.first_cycle is None:
             self.stats.first_cycle = cycle
+        resp = 0
+        if self.fault_range is not None:
+            lo, hi = self.fault_range
+            resp = SLVERR if addr < hi and lo < addr + nbytes else 0
         if write:
-            self._writes.append(_Write(id, addr, beats, cycle))
+            self._writes.append(_Write(id, addr, beats, cycle, resp))
             self.stats.write_bursts += 1
             self.stats.write_bytes += nbytes
         else:
-            read = _Read(id, addr, beats, cycle)
+            read = _Read(id, addr, beats, cycle, resp)
             self._reads.append(read)
             self._submit(cycle, read, addr, nbytes, write=False)
             self.stats.read_bursts += 1
@@ -189,6 +202,8 @@ class AxiSlavePort:
                 return
             for index in range(write.beats):
                 word = self._w_beats.popleft()
+                if write.resp:
+                    continue
                 start = write.addr + index * self.data_bytes
                 self.image[start:start + self.data_bytes] = np.frombuffer(
                     word.to_bytes(self.data_bytes, "little"), dtype=np.uint8)

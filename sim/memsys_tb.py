@@ -62,25 +62,49 @@ def make_model(config: MemoryConfig, mode: str, *, preset: str = "hbm2e", seed: 
 
 def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                mode: str = "fixed", ready_probability: float = 1.0, seed: int = 0,
-               max_cycles: int = 200_000) -> tuple[np.ndarray, list[int], int]:
-    """Run ``tiles`` in order (each waits for the previous status); return the final global
-    image, the status codes and the cycle count."""
-    assert AddressMap(config).channel(0) == 0
+               max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None) -> tuple[np.ndarray, list[int], int]:
+    """Run ``tiles`` in order; return the final global image, the status codes and the cycle
+    count. Runs of same-direction tiles are queued back to back; a change of direction waits
+    for all earlier statuses."""
     dut = MemorySubsystem(config)
     locals_ = split_image(config, image.copy())
+    amap = AddressMap(config)
+    faults = [None] * config.channels
+    if fault_range is not None:   # global [lo, hi) within one granule answers SLVERR
+        lo, hi = fault_range
+        faults[amap.channel(lo)] = (amap.local(lo), amap.local(hi - 1) + 1)
     ports = [AxiSlavePort(local, config.data_bytes, make_model(config, mode, seed=seed + c),
-                          ready_probability=ready_probability, seed=seed + 100 + c)
+                          ready_probability=ready_probability, seed=seed + 100 + c,
+                          fault_range=faults[c])
              for c, local in enumerate(locals_)]
     statuses: list[int] = []
     cycles = [0]
 
     async def driver(ctx):
-        for tile in tiles:
-            cmd, status = (dut.store_cmd, dut.store_status) if tile.store \
+        # Consecutive tiles of one direction are queued back to back (the engine pipelines
+        # them); a change of direction waits for every earlier status, since a store usually
+        # reads what a load wrote.
+        index = 0
+        while index < len(tiles):
+            run = [tiles[index]]
+            while index + len(run) < len(tiles) and tiles[index + len(run)].store == run[0].store:
+                run.append(tiles[index + len(run)])
+            index += len(run)
+            cmd, status = (dut.store_cmd, dut.store_status) if run[0].store \
                 else (dut.load_cmd, dut.load_status)
-            await stream_put(ctx, cmd, tile.payload())
-            result = await stream_get(ctx, status)
-            statuses.append(int(result.error))
+            results: list[int] = []
+
+            async def collect(ctx, status=status, results=results, count=len(run)):
+                while len(results) < count:
+                    results.append(int((await stream_get(ctx, status)).error))
+
+            for tile in run:
+                await stream_put(ctx, cmd, tile.payload())
+                # Statuses of already finished tiles are taken while we keep feeding.
+                while ctx.get(status.valid) and len(results) < len(run):
+                    results.append(int((await stream_get(ctx, status)).error))
+            await collect(ctx)
+            statuses.extend(results)
         # Let the last write responses settle before reading the image.
         for _ in range(4):
             await ctx.tick()

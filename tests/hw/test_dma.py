@@ -1,5 +1,7 @@
 """DMA tile moves through the memory subsystem, bit-exact against a numpy memory image."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,26 @@ def test_empty_descriptor_is_ok():
                                                   Tile(0, 3, 0, 0, store=True)])
     assert statuses == [0, 0]
     assert not final.any()
+
+
+@pytest.mark.parametrize("store", [False, True], ids=["load", "store"])
+def test_back_to_back_descriptors_keep_channels_busy(store):
+    """Eight 4 KiB tiles over two channels with fixed latency: descriptors overlap, so the
+    run takes the data time (2 beats per cycle) plus one memory latency, not eight."""
+    config = dataclasses.replace(CONFIG, outstanding=8)
+    image = np.random.default_rng(6).integers(0, 256, CONFIG.size, dtype=np.uint8)
+    tiles = [Tile(i * 4096, 16, 256, 256, 0, store=store) for i in range(8)]
+    final, statuses, cycles = run_memsys(config, image, tiles)
+    assert statuses == [0] * 8
+    beats = 8 * 16 * 256 // CONFIG.data_bytes
+    assert beats / CONFIG.channels / cycles > 0.94, cycles
+    if not store:
+        np.testing.assert_array_equal(final, image)
+
+
+def test_slave_error_is_reported():
+    image = np.zeros(CONFIG.size, np.uint8)
+    bad = Tile(0, 4, 256, 1024, 0)
+    final, statuses, _ = run_memsys(CONFIG, image, [bad, Tile(8192, 1, 256, 256, 0)],
+                                    fault_range=(1024, 1056))
+    assert statuses == [DmaError.RESP, DmaError.NONE]
