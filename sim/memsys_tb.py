@@ -62,7 +62,8 @@ def make_model(config: MemoryConfig, mode: str, *, preset: str = "hbm2e", seed: 
 
 def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                mode: str = "fixed", ready_probability: float = 1.0, seed: int = 0,
-               max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None) -> tuple[np.ndarray, list[int], int]:
+               max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None
+               ) -> tuple[np.ndarray, list[int], int]:
     """Run ``tiles`` in order; return the final global image, the status codes and the cycle
     count. Runs of same-direction tiles are queued back to back; a change of direction waits
     for all earlier statuses."""
@@ -93,17 +94,13 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
             cmd, status = (dut.store_cmd, dut.store_status) if run[0].store \
                 else (dut.load_cmd, dut.load_status)
             results: list[int] = []
-
-            async def collect(ctx, status=status, results=results, count=len(run)):
-                while len(results) < count:
-                    results.append(int((await stream_get(ctx, status)).error))
-
             for tile in run:
                 await stream_put(ctx, cmd, tile.payload())
                 # Statuses of already finished tiles are taken while we keep feeding.
                 while ctx.get(status.valid) and len(results) < len(run):
                     results.append(int((await stream_get(ctx, status)).error))
-            await collect(ctx)
+            while len(results) < len(run):
+                results.append(int((await stream_get(ctx, status)).error))
             statuses.extend(results)
         # Let the last write responses settle before reading the image.
         for _ in range(4):
