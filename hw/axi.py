@@ -21,7 +21,7 @@ from amaranth.utils import exact_log2
 from .params import check_int
 
 __all__ = ["AxiParams", "AxiSignature", "BURST_INCR", "RESP_OKAY", "axi_port_names",
-           "flatten_axi"]
+           "flatten_axi", "flatten_channels"]
 
 BURST_INCR = 1
 RESP_OKAY = 0
@@ -115,27 +115,31 @@ def axi_port_names(prefix: str) -> dict[tuple[str, str], str]:
     return names
 
 
-# Channels driven by the master; the others (R, B) are driven by the slave.
-_MASTER_CHANNELS = ("ar", "aw", "w")
+def flatten_channels(iface, names: dict[tuple[str, str], str]) -> tuple[list, dict]:
+    """Flat, standard-named signals for a channel-structured interface (AXI4, AXI4-Lite).
+
+    ``iface`` is an interface object (or a component member) whose members are streams;
+    ``names`` maps ``(channel, field)`` (payload fields, ``valid``, ``ready``) to port names.
+    Directions follow the interface's signature, so master and (flipped) slave ports both work.
+    Returns ``(statements, ports)``: combinational statements connecting the flat signals and a
+    ``{name: (signal, "input" | "output")}`` port dictionary for a Verilog top.
+    """
+    statements, ports = [], {}
+    for path, member, value in iface.signature.flatten(iface):
+        channel, kind = path[0], path[1]
+        output = member.flow == wiring.Out
+        if kind == "payload":
+            pieces = [(names[(channel, field)], getattr(value, field))
+                      for field, _ in value.shape()]
+        else:
+            pieces = [(names[(channel, kind)], value)]
+        for name, inner in pieces:
+            flat = Signal(len(inner), name=name)
+            statements.append(flat.eq(inner) if output else inner.eq(flat))
+            ports[name] = (flat, "output" if output else "input")
+    return statements, ports
 
 
 def flatten_axi(iface, prefix: str) -> tuple[list, dict]:
-    """Standard-named flat signals for the AXI4 master interface ``iface``.
-
-    Returns ``(statements, ports)``: combinational statements that connect the flat signals to
-    ``iface`` and a ``{name: (signal, "input" | "output")}`` port dictionary, for a Verilog top.
-    """
-    statements, ports = [], {}
-    for (channel, field), name in axi_port_names(prefix).items():
-        chan = getattr(iface, channel)
-        master_drives = channel in _MASTER_CHANNELS
-        if field == "ready":
-            inner, output = chan.ready, not master_drives
-        elif field == "valid":
-            inner, output = chan.valid, master_drives
-        else:
-            inner, output = getattr(chan.payload, field), master_drives
-        flat = Signal(len(inner), name=name)
-        statements.append(flat.eq(inner) if output else inner.eq(flat))
-        ports[name] = (flat, "output" if output else "input")
-    return statements, ports
+    """:func:`flatten_channels` with the AXI4 names ``<prefix><channel><field>``."""
+    return flatten_channels(iface, axi_port_names(prefix))

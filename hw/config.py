@@ -19,7 +19,8 @@ from .axi import BOUNDARY_BYTES, AxiParams
 from .numfmt import INT8, IntMacFormat
 from .params import check_choice, check_int
 
-__all__ = ["ArrayConfig", "MemoryConfig", "SystoleConfig", "PRESETS", "preset", "MAX_ARRAY_DIM"]
+__all__ = ["ArrayConfig", "MemoryConfig", "BufferConfig", "SystoleConfig", "PRESETS", "preset",
+           "MAX_ARRAY_DIM"]
 
 MAX_ARRAY_DIM = 256
 
@@ -154,6 +155,39 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BufferConfig:
+    """On-chip buffers of the chip, in words (see :class:`SystoleConfig` for word sizes).
+
+    Parameters
+    ----------
+    act_depth : int
+        Activation buffer words (one activation vector each), 2 to 65536.
+    weight_depth : int
+        Weight buffer words (one weight-tile row each), at least one tile, at most 65536.
+    acc_depth : int
+        Accumulator words (one int32 result vector each), 2 to 65536.
+    instr_depth : int
+        Instruction prefetch buffer, in instructions: a power of two from 4 to 1024.
+    """
+
+    act_depth: int = 4096
+    weight_depth: int = 1024
+    acc_depth: int = 2048
+    instr_depth: int = 32
+
+    def __post_init__(self) -> None:
+        check_int("act_depth", self.act_depth, 2, 1 << 16)
+        check_int("weight_depth", self.weight_depth, 2, 1 << 16)
+        check_int("acc_depth", self.acc_depth, 2, 1 << 16)
+        check_int("instr_depth", self.instr_depth, 4, 1024)
+        _check_power_of_two("instr_depth", self.instr_depth)
+
+    def to_dict(self) -> dict:
+        return {"act_depth": self.act_depth, "weight_depth": self.weight_depth,
+                "acc_depth": self.acc_depth, "instr_depth": self.instr_depth}
+
+
+@dataclass(frozen=True, kw_only=True)
 class SystoleConfig:
     """The whole accelerator.
 
@@ -168,6 +202,7 @@ class SystoleConfig:
     name: str = "custom"
     array: ArrayConfig = field(default_factory=ArrayConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    buffers: BufferConfig = field(default_factory=BufferConfig)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -176,16 +211,53 @@ class SystoleConfig:
             raise TypeError(f"array must be an ArrayConfig, not {self.array!r}")
         if not isinstance(self.memory, MemoryConfig):
             raise TypeError(f"memory must be a MemoryConfig, not {self.memory!r}")
+        if not isinstance(self.buffers, BufferConfig):
+            raise TypeError(f"buffers must be a BufferConfig, not {self.buffers!r}")
+        if self.buffers.weight_depth < self.array.rows:
+            raise ValueError(f"buffers.weight_depth must hold one weight tile "
+                             f"({self.array.rows} words), not {self.buffers.weight_depth}")
+        if self.memory.size > 1 << 32:
+            raise ValueError(f"memory.size must be at most 4 GiB for 32-bit instruction "
+                             f"addresses, not {self.memory.size}")
+
+    def _word_beats(self, nbytes: int) -> int:
+        beats = -(-nbytes // self.memory.data_bytes)
+        return 1 << ceil_log2(beats)
+
+    @property
+    def act_word_beats(self) -> int:
+        """Memory beats per activation word (one vector of ``rows`` int8, zero-padded)."""
+        return self._word_beats(self.array.rows * self.array.fmt.act_width // 8)
+
+    @property
+    def weight_word_beats(self) -> int:
+        """Memory beats per weight word (one tile row of ``cols`` int8, zero-padded)."""
+        return self._word_beats(self.array.cols * self.array.fmt.weight_width // 8)
+
+    @property
+    def acc_word_beats(self) -> int:
+        """Memory beats per accumulator word (``cols`` int32, zero-padded)."""
+        return self._word_beats(self.array.cols * self.array.fmt.acc_width // 8)
+
+    def word_bytes(self, kind: str) -> int:
+        """Bytes of an ``"act"``, ``"weight"`` or ``"acc"`` word in memory."""
+        beats = {"act": self.act_word_beats, "weight": self.weight_word_beats,
+                 "acc": self.acc_word_beats}[kind]
+        return beats * self.memory.data_bytes
 
     def to_dict(self) -> dict:
         return {"name": self.name, "array": self.array.to_dict(),
-                "memory": self.memory.to_dict()}
+                "memory": self.memory.to_dict(), "buffers": self.buffers.to_dict(),
+                "words": {kind: {"bytes": self.word_bytes(kind)}
+                          for kind in ("act", "weight", "acc")}}
 
 
 PRESETS: dict[str, SystoleConfig] = {
     "tiny": SystoleConfig(name="tiny", array=ArrayConfig(rows=4, cols=4),
                           memory=MemoryConfig(channels=2, data_width=256, size=1 << 20,
-                                              interleave=256, buffer_depth=256)),
+                                              interleave=256, buffer_depth=256),
+                          buffers=BufferConfig(act_depth=256, weight_depth=64, acc_depth=256,
+                                               instr_depth=16)),
     "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
 }
 

@@ -1,0 +1,157 @@
+"""On-chip buffers of the chip and their address spaces.
+
+Four ``lib.memory.Memory`` instances: activations, weights, accumulators and the instruction
+prefetch ring. Words are whole vectors (see :class:`~systole.hw.config.SystoleConfig`): an
+activation word holds one activation vector, a weight word one row of a weight tile, an
+accumulator word one int32 result vector; each is one or more memory beats wide.
+
+The load DMA sees one beat-addressed space: region 0 activations, 1 weights, 2 instructions,
+each ``2**region_bits`` beats. The store DMA sees the accumulators, beat-addressed. Each DMA
+channel has its own write (load) or read (store) port, so channels never wait for each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2, exact_log2
+
+from .bufread import ReadPortSignature
+from .config import SystoleConfig
+from .dma_channel import BufferReadSignature, BufferWriteSignature
+from .isa import INSTR_BITS
+
+__all__ = ["BufferMap", "ChipBuffers", "REGION_ACT", "REGION_WEIGHT", "REGION_INSTR"]
+
+REGION_ACT, REGION_WEIGHT, REGION_INSTR = 0, 1, 2
+
+
+class BufferMap:
+    """Geometry of the buffers for ``config``: words, beats per word, DMA address spaces."""
+
+    def __init__(self, config: SystoleConfig):
+        self.config = config
+        mem, buf = config.memory, config.buffers
+        self.beat_bits = mem.data_width
+        self.instr_word_bits = max(mem.data_width, INSTR_BITS)
+        self.instrs_per_word = self.instr_word_bits // INSTR_BITS
+        self.depth = {REGION_ACT: buf.act_depth, REGION_WEIGHT: buf.weight_depth,
+                      REGION_INSTR: buf.instr_depth // self.instrs_per_word}
+        self.lanes = {REGION_ACT: config.act_word_beats, REGION_WEIGHT: config.weight_word_beats,
+                      REGION_INSTR: self.instr_word_bits // mem.data_width}
+        self.acc_lanes = config.acc_word_beats
+        self.region_bits = max(ceil_log2(self.depth[r] * self.lanes[r]) for r in self.depth)
+        # DMA engine configs: beat address spaces of the load side (3 regions) and the store
+        # side (accumulators).
+        self.load_memory = replace(mem, buffer_depth=4 << self.region_bits)
+        self.store_memory = replace(mem, buffer_depth=max(2, buf.acc_depth * self.acc_lanes))
+
+    def word_bits(self, region: int) -> int:
+        return self.lanes[region] * self.beat_bits
+
+    @property
+    def acc_word_bits(self) -> int:
+        return self.acc_lanes * self.beat_bits
+
+    def load_beat_addr(self, region: int, word):
+        """DMA beat address of ``word`` of ``region`` (Python int or Amaranth value)."""
+        return (region << self.region_bits) | (word << exact_log2(self.lanes[region]))
+
+
+class ChipBuffers(wiring.Component):
+    """The chip's four buffers with every port they serve.
+
+    Members
+    -------
+    load : In(BufferWriteSignature(load_memory)).array(channels)
+        Load-DMA write ports, one per channel, in the three-region beat space.
+    store : In(BufferReadSignature(store_memory)).array(channels)
+        Store-DMA read ports into the accumulators, one per channel, beat-addressed.
+    act, weight, instr : In(ReadPortSignature(...))
+        Word read ports of the compute unit and the instruction fetch.
+    acc_read : In(ReadPortSignature(...))
+        Accumulator read port of the compute unit's read-modify-write; transparent to
+        ``acc_write``, so a word written in one cycle reads back new in the same cycle.
+    acc_write : In(Signature addr, data, en)
+        Accumulator write port of the compute unit (whole words).
+
+    Latency
+    -------
+    Reads: data one cycle after ``en``. Writes take effect at the end of the cycle.
+    """
+
+    def __init__(self, config: SystoleConfig):
+        self.config = config
+        self.map = bmap = BufferMap(config)
+        buf, channels = config.buffers, config.memory.channels
+        acc_addr = ceil_log2(buf.acc_depth)
+        super().__init__({
+            "load": In(BufferWriteSignature(bmap.load_memory)).array(channels),
+            "store": In(BufferReadSignature(bmap.store_memory)).array(channels),
+            "act": In(ReadPortSignature(ceil_log2(buf.act_depth),
+                                        bmap.word_bits(REGION_ACT))),
+            "weight": In(ReadPortSignature(ceil_log2(buf.weight_depth),
+                                           bmap.word_bits(REGION_WEIGHT))),
+            "instr": In(ReadPortSignature(max(1, ceil_log2(bmap.depth[REGION_INSTR])),
+                                          bmap.word_bits(REGION_INSTR))),
+            "acc_read": In(ReadPortSignature(acc_addr, bmap.acc_word_bits)),
+            "acc_write": In(wiring.Signature({"addr": Out(acc_addr),
+                                              "data": Out(bmap.acc_word_bits),
+                                              "en": Out(1)})),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        bmap = self.map
+        beat = bmap.beat_bits
+        memories = {}
+        for region, name in ((REGION_ACT, "act"), (REGION_WEIGHT, "weight"),
+                             (REGION_INSTR, "instr")):
+            memories[region] = m.submodules[f"{name}_mem"] = memory.Memory(
+                shape=bmap.word_bits(region), depth=bmap.depth[region], init=[])
+        acc = m.submodules.acc_mem = memory.Memory(shape=bmap.acc_word_bits,
+                                                   depth=self.config.buffers.acc_depth, init=[])
+
+        # Load DMA: every channel writes one beat lane of one word of one region.
+        for channel in self.load:
+            region = channel.addr[bmap.region_bits:bmap.region_bits + 2]
+            local = channel.addr[:bmap.region_bits]
+            for index, mem in memories.items():
+                lanes = bmap.lanes[index]
+                lane_bits = exact_log2(lanes)
+                port = mem.write_port(granularity=beat)
+                lane = local[:lane_bits] if lane_bits else 0
+                m.d.comb += [
+                    port.addr.eq(local[lane_bits:]),
+                    port.data.eq(Cat(channel.data for _ in range(lanes))),
+                    port.en.eq((channel.en & (region == index)) << lane),
+                ]
+
+        # Compute and fetch word reads.
+        for index, bus in ((REGION_ACT, self.act), (REGION_WEIGHT, self.weight),
+                           (REGION_INSTR, self.instr)):
+            port = memories[index].read_port()
+            m.d.comb += [port.addr.eq(bus.addr), port.en.eq(bus.en), bus.data.eq(port.data)]
+
+        # Accumulators: compute read-modify-write, store-DMA beat reads.
+        write = acc.write_port()
+        m.d.comb += [write.addr.eq(self.acc_write.addr), write.data.eq(self.acc_write.data),
+                     write.en.eq(self.acc_write.en)]
+        rmw = acc.read_port(transparent_for=(write,))
+        m.d.comb += [rmw.addr.eq(self.acc_read.addr), rmw.en.eq(self.acc_read.en),
+                     self.acc_read.data.eq(rmw.data)]
+        lane_bits = exact_log2(bmap.acc_lanes)
+        for channel in self.store:
+            port = acc.read_port()
+            m.d.comb += [port.addr.eq(channel.addr[lane_bits:]), port.en.eq(channel.en)]
+            if lane_bits:
+                lane = Signal(lane_bits)
+                with m.If(channel.en):
+                    m.d.sync += lane.eq(channel.addr[:lane_bits])
+                m.d.comb += channel.data.eq(port.data.word_select(lane, beat))
+            else:
+                m.d.comb += channel.data.eq(port.data)
+        return m

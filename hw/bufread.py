@@ -1,0 +1,80 @@
+"""Read a synchronous memory port at one word per cycle under downstream backpressure."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["ReadPortSignature", "BufferReader"]
+
+
+class ReadPortSignature(wiring.Signature):
+    """A synchronous read port as seen by its user: ``data`` is valid the cycle after ``en``."""
+
+    def __init__(self, addr_width: int, data_width: int):
+        super().__init__({"addr": Out(addr_width), "en": Out(1), "data": In(data_width)})
+
+
+class BufferReader(wiring.Component):
+    """Turns a stream of read requests into a stream of words, with read-ahead.
+
+    A request carries an address and ``meta`` that travels with the word. Reads are issued only
+    while the output FIFO has room for every word in flight, so the response stream can stall
+    at any time without losing data, and runs at one word per cycle when it does not.
+
+    Parameters
+    ----------
+    addr_width, data_width : int
+        Read port geometry.
+    meta : Layout or int
+        Shape of the side information carried from request to response.
+    depth : int
+        Words of read-ahead (at least 2 for full throughput).
+
+    Members
+    -------
+    req : In(stream.Signature({"addr", "meta"}))
+    resp : Out(stream.Signature({"data", "meta"}))
+    port : Out(ReadPortSignature(addr_width, data_width))
+
+    Latency
+    -------
+    A request accepted at cycle t is at the FIFO output at t + 2 at the earliest.
+    Initiation interval 1.
+    """
+
+    def __init__(self, addr_width: int, data_width: int, meta, *, depth: int = 4):
+        self.depth = depth
+        self.req_layout = data.StructLayout({"addr": addr_width, "meta": meta})
+        self.resp_layout = data.StructLayout({"data": data_width, "meta": meta})
+        super().__init__({
+            "req": In(stream.Signature(self.req_layout)),
+            "resp": Out(stream.Signature(self.resp_layout)),
+            "port": Out(ReadPortSignature(addr_width, data_width)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.fifo = words = fifo.SyncFIFOBuffered(width=self.resp_layout.size,
+                                                          depth=self.depth)
+        in_flight = Signal()
+        in_flight_meta = Signal.like(self.req.payload.meta)
+        accept = Signal()
+        m.d.comb += [
+            self.req.ready.eq(words.level + in_flight < self.depth),
+            accept.eq(self.req.valid & self.req.ready),
+            self.port.addr.eq(self.req.payload.addr),
+            self.port.en.eq(accept),
+        ]
+        m.d.sync += [in_flight.eq(accept), in_flight_meta.eq(self.req.payload.meta)]
+        word_in = data.View(self.resp_layout, words.w_data)
+        m.d.comb += [
+            word_in.data.eq(self.port.data),
+            word_in.meta.eq(in_flight_meta),
+            words.w_en.eq(in_flight),
+            self.resp.valid.eq(words.r_rdy),
+            self.resp.payload.eq(words.r_data),
+            words.r_en.eq(self.resp.ready),
+        ]
+        return m

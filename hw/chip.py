@@ -1,0 +1,124 @@
+"""The whole accelerator: sequencer, units, DMA, buffers, array, AXI4 and AXI4-Lite ports."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .axi import AxiSignature
+from .axil import AxiLiteSignature
+from .buffers import BufferMap, ChipBuffers
+from .compute import ComputeUnit
+from .config import SystoleConfig
+from .csr import ControlRegisters
+from .dma import DmaEngine, descriptor_layout
+from .dma_arbiter import DmaArbiter
+from .dmaunit import DmaUnit
+from .sequencer import Sequencer
+from .tokens import TokenQueues
+
+__all__ = ["SystoleChip"]
+
+
+class SystoleChip(wiring.Component):
+    """One systole accelerator. Wiring only; every block documents its own behaviour.
+
+    Members
+    -------
+    axi : Out(AxiSignature(config.memory.axi)).array(config.memory.channels)
+        One AXI4 master per HBM pseudo-channel (global addresses interleaved, see
+        :mod:`systole.hw.addrmap`).
+    csr : In(AxiLiteSignature())
+        Control and status registers (:mod:`systole.hw.regs`).
+    irq : Out(1)
+        STATUS.DONE while CTRL.IRQ_ENABLE.
+
+    Latency
+    -------
+    A program runs from a CTRL.START write until STATUS.DONE; see the units for throughput.
+    """
+
+    def __init__(self, config: SystoleConfig, *, row_module: str | None = None):
+        self.config = config
+        self.row_module = row_module
+        super().__init__({
+            "axi": Out(AxiSignature(config.memory.axi)).array(config.memory.channels),
+            "csr": In(AxiLiteSignature()),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        bmap = BufferMap(cfg)
+        array = cfg.array
+
+        m.submodules.csr = csr = ControlRegisters(rows=array.rows, cols=array.cols)
+        m.submodules.sequencer = seq = Sequencer(cfg)
+        m.submodules.tokens = tokens = TokenQueues()
+        m.submodules.load_unit = load_unit = DmaUnit(cfg, store=False)
+        m.submodules.store_unit = store_unit = DmaUnit(cfg, store=True)
+        m.submodules.compute = compute = ComputeUnit(cfg, row_module=self.row_module)
+        m.submodules.arbiter = arbiter = DmaArbiter(descriptor_layout(bmap.load_memory))
+        m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False)
+        m.submodules.store_dma = store_dma = DmaEngine(bmap.store_memory, store=True)
+        m.submodules.buffers = buffers = ChipBuffers(cfg)
+
+        # Host interface.
+        wiring.connect(m, wiring.flipped(self.csr), csr.bus)
+        m.d.comb += [
+            self.irq.eq(csr.irq),
+            seq.start.eq(csr.start), seq.prog_addr.eq(csr.prog_addr),
+            tokens.clear.eq(csr.start),
+            csr.busy.eq(seq.busy), csr.done.eq(seq.done), csr.error.eq(seq.error),
+            csr.error_code.eq(seq.error_code), csr.error_pc.eq(seq.error_pc),
+            csr.dispatched.eq(seq.dispatched), csr.array_busy.eq(compute.array_busy),
+            seq.units_idle.eq(load_unit.idle & store_unit.idle & compute.idle),
+        ]
+
+        # Sequencer to units; units to each other through the token queues.
+        wiring.connect(m, seq.load, load_unit.cmd)
+        wiring.connect(m, seq.compute, compute.cmd)
+        wiring.connect(m, seq.store, store_unit.cmd)
+        wiring.connect(m, seq.unit_errors[0], load_unit.error)
+        wiring.connect(m, seq.unit_errors[1], store_unit.error)
+        wiring.connect(m, load_unit.tokens, tokens.load)
+        wiring.connect(m, compute.tokens, tokens.compute)
+        wiring.connect(m, store_unit.tokens, tokens.store)
+
+        # DMA: instruction fetch (priority) and the load unit share the load engine.
+        wiring.connect(m, seq.fetch_cmd, arbiter.clients[0])
+        wiring.connect(m, seq.fetch_status, arbiter.statuses[0])
+        wiring.connect(m, load_unit.dma_cmd, arbiter.clients[1])
+        wiring.connect(m, load_unit.dma_status, arbiter.statuses[1])
+        wiring.connect(m, arbiter.cmd, load_dma.cmd)
+        wiring.connect(m, arbiter.status, load_dma.status)
+        wiring.connect(m, store_unit.dma_cmd, store_dma.cmd)
+        wiring.connect(m, store_unit.dma_status, store_dma.status)
+
+        # Buffers.
+        for index in range(cfg.memory.channels):
+            wiring.connect(m, load_dma.buf[index], buffers.load[index])
+            wiring.connect(m, store_dma.buf[index], buffers.store[index])
+        wiring.connect(m, seq.instr, buffers.instr)
+        wiring.connect(m, compute.act, buffers.act)
+        wiring.connect(m, compute.weight, buffers.weight)
+        wiring.connect(m, compute.acc_read, buffers.acc_read)
+        wiring.connect(m, compute.acc_write, buffers.acc_write)
+
+        # Memory ports: reads belong to the load engine, writes to the store engine.
+        beat = cfg.memory.data_bytes
+        read_beats, write_beats = [], []
+        for index in range(cfg.memory.channels):
+            port, rd, wr = self.axi[index], load_dma.axi[index], store_dma.axi[index]
+            wiring.connect(m, wiring.flipped(port.ar), rd.ar)
+            wiring.connect(m, wiring.flipped(port.r), rd.r)
+            wiring.connect(m, wiring.flipped(port.aw), wr.aw)
+            wiring.connect(m, wiring.flipped(port.w), wr.w)
+            wiring.connect(m, wiring.flipped(port.b), wr.b)
+            read_beats.append(port.r.valid & port.r.ready)
+            write_beats.append(port.w.valid & port.w.ready)
+        m.d.comb += [csr.bytes_read.eq(sum(read_beats) * beat),
+                     csr.bytes_written.eq(sum(write_beats) * beat)]
+        return m

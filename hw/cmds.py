@@ -1,0 +1,38 @@
+"""Commands the sequencer dispatches to the load, compute and store units.
+
+Each is the decoded, checked instruction with only what its unit needs; ``sync`` marks a SYNC
+(token operations only).
+"""
+
+from __future__ import annotations
+
+from amaranth.lib import data
+
+from .isa import FLAGS
+
+__all__ = ["flags_layout", "load_cmd_layout", "compute_cmd_layout", "store_cmd_layout"]
+
+
+def flags_layout() -> data.StructLayout:
+    return data.StructLayout({flag: 1 for flag in FLAGS})
+
+
+def load_cmd_layout() -> data.StructLayout:
+    return data.StructLayout({
+        "sync": 1, "flags": flags_layout(), "pc": 32,
+        "buffer": 2, "buf_addr": 16, "rows": 16, "mem_addr": 32, "stride": 24,
+    })
+
+
+def compute_cmd_layout() -> data.StructLayout:
+    return data.StructLayout({
+        "sync": 1, "flags": flags_layout(), "pc": 32,
+        "act_addr": 16, "weight_addr": 16, "acc_addr": 16, "rows": 16, "accumulate": 1,
+    })
+
+
+def store_cmd_layout() -> data.StructLayout:
+    return data.StructLayout({
+        "sync": 1, "flags": flags_layout(), "pc": 32,
+        "acc_addr": 16, "rows": 16, "mem_addr": 32, "stride": 24,
+    })

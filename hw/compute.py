@@ -1,0 +1,201 @@
+"""Compute unit: feeds weight tiles and activation vectors from the buffers through the array
+and accumulates the results into the accumulator buffer."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .array import SystolicArray
+from .buffers import REGION_ACT, REGION_WEIGHT, BufferMap
+from .bufread import BufferReader, ReadPortSignature
+from .cmds import compute_cmd_layout
+from .config import SystoleConfig
+from .tokens import TokenSignature
+
+__all__ = ["ComputeUnit"]
+
+
+class ComputeUnit(wiring.Component):
+    """Executes MATMUL (and SYNC) commands in order, overlapping consecutive MATMULs.
+
+    A MATMUL shifts its weight tile (``rows`` words of the weight buffer) into the array's
+    shadow registers while the previous MATMUL still streams, then streams its activation
+    vectors (the first one swaps the tile in) and writes each result vector to its accumulator
+    word, overwriting or adding (int32, wrapping). Token pops happen before a command starts;
+    its pushes when its last result is in the accumulators. A SYNC waits for every earlier
+    result, then does its token operations.
+
+    Members
+    -------
+    cmd : In(stream.Signature(compute_cmd_layout()))
+    tokens : Out(TokenSignature())
+    act, weight : Out(ReadPortSignature(...))
+        Activation and weight buffer read ports.
+    acc_read : Out(ReadPortSignature(...))
+        Accumulator read port (must be transparent to ``acc_write``).
+    acc_write : Out(Signature addr, data, en)
+    idle : Out(1)
+        No command queued or in flight.
+    array_busy : Out(1)
+        The array accepted an activation vector this cycle.
+
+    Latency
+    -------
+    Activation read to accumulator write: array latency (``rows + cols + 1``) plus 4 cycles.
+    One activation vector per cycle while tiles hold at least ``2 * rows - 1`` vectors.
+    """
+
+    def __init__(self, config: SystoleConfig, *, row_module: str | None = None):
+        self.config = config
+        self.row_module = row_module
+        bmap = BufferMap(config)
+        buf = config.buffers
+        acc_addr = ceil_log2(buf.acc_depth)
+        super().__init__({
+            "cmd": In(stream.Signature(compute_cmd_layout())),
+            "tokens": Out(TokenSignature()),
+            "act": Out(ReadPortSignature(ceil_log2(buf.act_depth), bmap.word_bits(REGION_ACT))),
+            "weight": Out(ReadPortSignature(ceil_log2(buf.weight_depth),
+                                            bmap.word_bits(REGION_WEIGHT))),
+            "acc_read": Out(ReadPortSignature(acc_addr, bmap.acc_word_bits)),
+            "acc_write": Out(wiring.Signature({"addr": Out(acc_addr),
+                                               "data": Out(bmap.acc_word_bits),
+                                               "en": Out(1)})),
+            "idle": Out(1),
+            "array_busy": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        arr = cfg.array
+        rows, cols, fmt = arr.rows, arr.cols, arr.fmt
+        cmd_layout = compute_cmd_layout()
+        m.submodules.array = array = SystolicArray(arr, row_module=self.row_module)
+
+        # Queues between the token gate and the two feeders.
+        m.submodules.weight_q = weight_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=2)
+        m.submodules.act_q = act_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=2)
+        cmd, flags = self.cmd.payload, self.cmd.payload.flags
+        tokens_ok = ((~flags.pop_prev | self.tokens.prev_ready)
+                     & (~flags.pop_next | self.tokens.next_ready))
+        room = act_q.w_rdy & (weight_q.w_rdy | cmd.sync)
+        go = self.cmd.valid & tokens_ok & room
+        m.d.comb += [
+            self.cmd.ready.eq(tokens_ok & room),
+            self.tokens.pop_prev.eq(go & flags.pop_prev),
+            self.tokens.pop_next.eq(go & flags.pop_next),
+            act_q.w_data.eq(cmd), act_q.w_en.eq(go),
+            weight_q.w_data.eq(cmd), weight_q.w_en.eq(go & ~cmd.sync),
+        ]
+
+        # Weight feeder: rows words per MATMUL into the array's weight stream.
+        m.submodules.weight_reader = weight_reader = BufferReader(
+            len(self.weight.addr), len(self.weight.data), 1)
+        wiring.connect(m, weight_reader.port, wiring.flipped(self.weight))
+        w_head = data.View(cmd_layout, weight_q.r_data)
+        w_index = Signal(range(max(rows, 2)))
+        m.d.comb += [
+            weight_reader.req.valid.eq(weight_q.r_rdy),
+            weight_reader.req.payload.addr.eq(w_head.weight_addr + w_index),
+        ]
+        with m.If(weight_reader.req.valid & weight_reader.req.ready):
+            with m.If(w_index == rows - 1):
+                m.d.sync += w_index.eq(0)
+                m.d.comb += weight_q.r_en.eq(1)
+            with m.Else():
+                m.d.sync += w_index.eq(w_index + 1)
+        m.d.comb += [
+            array.weights.valid.eq(weight_reader.resp.valid),
+            array.weights.payload.eq(weight_reader.resp.payload.data[:cols * fmt.weight_width]),
+            weight_reader.resp.ready.eq(array.weights.ready),
+        ]
+
+        # Activation feeder: one vector per accepted read, with its write-back instructions.
+        meta_layout = data.StructLayout({
+            "swap": 1, "acc_addr": len(self.acc_write.addr), "accumulate": 1, "last": 1,
+            "push_prev": 1, "push_next": 1,
+        })
+        m.submodules.act_reader = act_reader = BufferReader(
+            len(self.act.addr), len(self.act.data), meta_layout)
+        wiring.connect(m, act_reader.port, wiring.flipped(self.act))
+        a_head = data.View(cmd_layout, act_q.r_data)
+        a_index = Signal(16)
+        in_flight = Signal(range(1 << 12))    # vectors read but not yet written back
+        retire = Signal()
+        request = act_reader.req
+        last = a_index == a_head.rows - 1
+        m.d.comb += [
+            request.payload.addr.eq(a_head.act_addr + a_index),
+            request.payload.meta.swap.eq(a_index == 0),
+            request.payload.meta.acc_addr.eq(a_head.acc_addr + a_index),
+            request.payload.meta.accumulate.eq(a_head.accumulate),
+            request.payload.meta.last.eq(last),
+            request.payload.meta.push_prev.eq(a_head.flags.push_prev & last),
+            request.payload.meta.push_next.eq(a_head.flags.push_next & last),
+        ]
+        issued = request.valid & request.ready
+        sync_push = Signal()
+        with m.If(act_q.r_rdy):
+            with m.If(a_head.sync):
+                # A SYNC completes once every earlier result is in the accumulators.
+                with m.If((in_flight == 0) & ~retire):
+                    m.d.comb += [sync_push.eq(1), act_q.r_en.eq(1)]
+            with m.Else():
+                m.d.comb += request.valid.eq(1)
+                with m.If(issued):
+                    with m.If(last):
+                        m.d.sync += a_index.eq(0)
+                        m.d.comb += act_q.r_en.eq(1)
+                    with m.Else():
+                        m.d.sync += a_index.eq(a_index + 1)
+        with m.If(issued & ~retire):
+            m.d.sync += in_flight.eq(in_flight + 1)
+        with m.Elif(retire & ~issued):
+            m.d.sync += in_flight.eq(in_flight - 1)
+
+        depth = 1 << ceil_log2(arr.latency + 8)
+        m.submodules.meta_q = meta_q = fifo.SyncFIFOBuffered(width=meta_layout.size, depth=depth)
+        response = act_reader.resp
+        m.d.comb += [
+            array.acts.valid.eq(response.valid & meta_q.w_rdy),
+            array.acts.payload.data.eq(response.payload.data[:rows * fmt.act_width]),
+            array.acts.payload.swap.eq(response.payload.meta.swap),
+            response.ready.eq(array.acts.ready & meta_q.w_rdy),
+            meta_q.w_data.eq(response.payload.meta),
+            meta_q.w_en.eq(array.acts.valid & array.acts.ready),
+            self.array_busy.eq(array.acts.valid & array.acts.ready),
+        ]
+
+        # Write-back: read the old word with the result, write the sum a cycle later.
+        meta = data.View(meta_layout, meta_q.r_data)
+        psum_layout = data.ArrayLayout(fmt.psum_shape, cols)
+        held = Signal(psum_layout)
+        held_meta = Signal(meta_layout)
+        held_valid = Signal()
+        m.d.comb += [
+            meta_q.r_en.eq(array.psums.valid),
+            self.acc_read.addr.eq(meta.acc_addr),
+            self.acc_read.en.eq(array.psums.valid),
+        ]
+        m.d.sync += [held.eq(array.psums.payload), held_meta.eq(meta),
+                     held_valid.eq(array.psums.valid)]
+        old = data.View(psum_layout, self.acc_read.data[:psum_layout.size])
+        total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
+                    for c in range(cols))
+        m.d.comb += [
+            self.acc_write.addr.eq(held_meta.acc_addr),
+            self.acc_write.data.eq(total),      # padding bits of the word stay zero
+            self.acc_write.en.eq(held_valid),
+            retire.eq(held_valid),
+            self.tokens.push_prev.eq((held_valid & held_meta.push_prev)
+                                     | (sync_push & a_head.flags.push_prev)),
+            self.tokens.push_next.eq((held_valid & held_meta.push_next)
+                                     | (sync_push & a_head.flags.push_next)),
+            self.idle.eq(~self.cmd.valid & ~act_q.r_rdy & ~weight_q.r_rdy & (in_flight == 0)
+                         & (act_q.level == 0) & (weight_q.level == 0) & ~retire),
+        ]
+        return m

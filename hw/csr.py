@@ -1,0 +1,132 @@
+"""Control and status register file on an AXI4-Lite slave port (map in :mod:`.regs`)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .axil import AxiLiteSignature
+from .regs import CTRL_IRQ_ENABLE, CTRL_START, ID_VALUE, REG, STATUS_DONE
+
+__all__ = ["ControlRegisters"]
+
+
+class ControlRegisters(wiring.Component):
+    """AXI4-Lite register file: start, program address, status, error, counters, interrupt.
+
+    Members
+    -------
+    bus : In(AxiLiteSignature())
+        Slave port. One write and one read in flight; responses are always OKAY (unmapped
+        addresses read 0 and ignore writes).
+    start : Out(1)
+        One-cycle pulse when software writes CTRL.START while the machine is not busy.
+    prog_addr : Out(32)
+    busy, done, error : In(1)
+        Machine state; ``done`` is a one-cycle pulse that sets STATUS.DONE.
+    error_code : In(8)
+    error_pc : In(32)
+    array_busy, dispatched : In(1)
+        Event pulses counted into ARRAY_BUSY and INSTRUCTIONS.
+    bytes_read, bytes_written : In(16)
+        Bytes moved this cycle, added to BYTES_READ / BYTES_WRITTEN.
+    irq : Out(1)
+        STATUS.DONE and CTRL.IRQ_ENABLE.
+
+    Latency
+    -------
+    Write response two cycles after AW and W are both valid; read data two cycles after AR.
+    Counters clear on START and count while BUSY.
+    """
+
+    def __init__(self, *, rows: int, cols: int):
+        self.rows, self.cols = rows, cols
+        super().__init__({
+            "bus": In(AxiLiteSignature()),
+            "start": Out(1),
+            "prog_addr": Out(32),
+            "busy": In(1), "done": In(1), "error": In(1),
+            "error_code": In(8), "error_pc": In(32),
+            "array_busy": In(1), "dispatched": In(1),
+            "bytes_read": In(16), "bytes_written": In(16),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        bus = self.bus
+        irq_enable = Signal()
+        done = Signal()
+        cycles = Signal(64)
+        instructions = Signal(32)
+        array_busy = Signal(32)
+        bytes_read = Signal(32)
+        bytes_written = Signal(32)
+
+        with m.If(self.start):
+            m.d.sync += [cycles.eq(0), instructions.eq(0), array_busy.eq(0),
+                         bytes_read.eq(0), bytes_written.eq(0), done.eq(0)]
+        with m.Else():
+            with m.If(self.busy):
+                m.d.sync += cycles.eq(cycles + 1)
+            m.d.sync += [
+                instructions.eq(instructions + self.dispatched),
+                array_busy.eq(array_busy + self.array_busy),
+                bytes_read.eq(bytes_read + self.bytes_read),
+                bytes_written.eq(bytes_written + self.bytes_written),
+            ]
+            with m.If(self.done):
+                m.d.sync += done.eq(1)
+
+        status = Signal(32)
+        m.d.comb += [
+            status[0].eq(self.busy), status[1].eq(done), status[2].eq(self.error),
+            self.irq.eq(done & irq_enable),
+        ]
+        config = self.rows % 256 | (self.cols % 256) << 16
+        readable = {
+            "CTRL": irq_enable << 1, "STATUS": status, "ERROR_CODE": self.error_code,
+            "ERROR_PC": self.error_pc, "PROG_ADDR": self.prog_addr,
+            "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles[32:],
+            "INSTRUCTIONS": instructions, "ARRAY_BUSY": array_busy,
+            "BYTES_READ": bytes_read, "BYTES_WRITTEN": bytes_written,
+            "CONFIG": config, "ID": ID_VALUE,
+        }
+
+        # Writes: take AW and W together, answer on B.
+        b_pending = Signal()
+        write = bus.aw.valid & bus.w.valid & ~b_pending
+        m.d.comb += [bus.aw.ready.eq(write), bus.w.ready.eq(write),
+                     bus.b.valid.eq(b_pending), bus.b.payload.resp.eq(0)]
+        with m.If(bus.b.ready & b_pending):
+            m.d.sync += b_pending.eq(0)
+        with m.If(write):
+            m.d.sync += b_pending.eq(1)
+            wdata = bus.w.payload.data
+            with m.Switch(bus.aw.payload.addr):
+                with m.Case(REG["CTRL"].offset):
+                    m.d.sync += irq_enable.eq(wdata[1])
+                    m.d.comb += self.start.eq((wdata & CTRL_START).any() & ~self.busy)
+                with m.Case(REG["STATUS"].offset):
+                    with m.If((wdata & STATUS_DONE).any()):
+                        m.d.sync += done.eq(0)
+                with m.Case(REG["PROG_ADDR"].offset):
+                    m.d.sync += self.prog_addr.eq(wdata)
+
+        # Reads: register the data, answer on R.
+        r_pending = Signal()
+        rdata = Signal(32)
+        m.d.comb += [bus.ar.ready.eq(~r_pending), bus.r.valid.eq(r_pending),
+                     bus.r.payload.data.eq(rdata), bus.r.payload.resp.eq(0)]
+        with m.If(bus.r.ready & r_pending):
+            m.d.sync += r_pending.eq(0)
+        with m.If(bus.ar.valid & ~r_pending):
+            m.d.sync += r_pending.eq(1)
+            with m.Switch(bus.ar.payload.addr):
+                for name, value in readable.items():
+                    with m.Case(REG[name].offset):
+                        m.d.sync += rdata.eq(value)
+                with m.Default():
+                    m.d.sync += rdata.eq(0)
+        return m

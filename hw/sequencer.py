@@ -1,0 +1,280 @@
+"""Sequencer: fetches instructions through the DMA, decodes and checks them, and dispatches
+them to the load, compute and store units."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .buffers import REGION_INSTR, BufferMap
+from .bufread import ReadPortSignature
+from .cmds import compute_cmd_layout, load_cmd_layout, store_cmd_layout
+from .config import SystoleConfig
+from .dma import descriptor_layout, status_layout
+from .dmaunit import unit_error_layout
+from .isa import FLAGS, INSTR_BITS, INSTR_BYTES, Buffer, ErrorCode, Opcode, Unit, instr_layout
+
+__all__ = ["Sequencer"]
+
+
+class Sequencer(wiring.Component):
+    """Instruction fetch, decode, operand checks and dispatch; start, halt, done and errors.
+
+    Fetch fills the two halves of the instruction ring alternately through the load DMA (one
+    descriptor per half), starting at ``prog_addr``. Decode reads one instruction at a time,
+    checks it (:class:`~systole.hw.isa.ErrorCode` order: opcode, empty, buffer range,
+    alignment, memory range) and hands it to its unit's command stream. An instruction that
+    fails a check is not dispatched; the machine records the code and the instruction's
+    address, dispatches nothing more, waits until the units are idle and reports done with the
+    error. HALT stops fetch and decode; done follows when the units are idle.
+
+    Members
+    -------
+    start : In(1)
+    prog_addr : In(32)
+    fetch_cmd : Out(stream.Signature(descriptor_layout(load_memory)))
+    fetch_status : In(stream.Signature(status_layout()))
+    instr : Out(ReadPortSignature(...))
+        Instruction ring read port.
+    load, compute, store : Out(stream.Signature(..._cmd_layout()))
+    unit_errors : In(stream.Signature(unit_error_layout(), always_ready=True)).array(2)
+        Bus errors reported by the load and store units.
+    units_idle : In(1)
+    busy, done, error : Out(1)
+        ``done`` pulses once per run; ``error`` holds until the next start.
+    error_code : Out(8)
+    error_pc : Out(32)
+    dispatched : Out(1)
+        Pulses per dispatched instruction.
+
+    Latency
+    -------
+    Five cycles per instruction in decode (read, select, two check stages, dispatch) when the
+    ring holds it and its unit accepts it.
+    """
+
+    def __init__(self, config: SystoleConfig):
+        self.config = config
+        self.map = bmap = BufferMap(config)
+        self.half_words = max(1, bmap.depth[REGION_INSTR] // 2)
+        super().__init__({
+            "start": In(1),
+            "prog_addr": In(32),
+            "fetch_cmd": Out(stream.Signature(descriptor_layout(bmap.load_memory))),
+            "fetch_status": In(stream.Signature(status_layout())),
+            "instr": Out(ReadPortSignature(max(1, (bmap.depth[REGION_INSTR] - 1).bit_length()),
+                                           bmap.word_bits(REGION_INSTR))),
+            "load": Out(stream.Signature(load_cmd_layout())),
+            "compute": Out(stream.Signature(compute_cmd_layout())),
+            "store": Out(stream.Signature(store_cmd_layout())),
+            "unit_errors": In(stream.Signature(unit_error_layout(),
+                                               always_ready=True)).array(2),
+            "units_idle": In(1),
+            "busy": Out(1), "done": Out(1), "error": Out(1),
+            "error_code": Out(8), "error_pc": Out(32),
+            "dispatched": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg, bmap = self.config, self.map
+        mem, buf = cfg.memory, cfg.buffers
+        beat_mask = mem.data_bytes - 1
+        word_bytes = bmap.word_bits(REGION_INSTR) // 8
+        half_words, ipw = self.half_words, bmap.instrs_per_word
+        half_bytes = half_words * word_bytes
+
+        running = Signal()     # fetching and decoding
+        stopping = Signal()    # HALT or error seen: wait for the units
+        m.d.comb += self.busy.eq(running | stopping)
+
+        def fail(code, pc):
+            """Record the first error and stop dispatching."""
+            return [
+                self.error.eq(1), self.error_code.eq(code), self.error_pc.eq(pc),
+                running.eq(0), stopping.eq(1),
+            ]
+
+        # ---- fetch: two halves, filled alternately --------------------------------------------
+        full = Signal(2)        # half h holds instructions not yet decoded
+        fetching = Signal(2)    # a descriptor for half h is in flight
+        fetch_half = Signal()   # next half to fill
+        fetch_pc = Signal(32)
+        oldest = Signal()       # half of the oldest fetch in flight (statuses come in order)
+        fetch_on = Signal()
+        target_free = ~Mux(fetch_half, full[1] | fetching[1], full[0] | fetching[0])
+        in_memory = (fetch_pc + half_bytes) <= mem.size
+        desc = self.fetch_cmd.payload
+        m.d.comb += [
+            self.fetch_cmd.valid.eq(running & fetch_on & target_free & in_memory),
+            desc.mem_addr.eq(fetch_pc), desc.stride.eq(half_bytes),
+            desc.row_bytes.eq(half_bytes), desc.rows.eq(1),
+            desc.buf_addr.eq(bmap.load_beat_addr(REGION_INSTR, fetch_half * half_words)),
+            self.fetch_status.ready.eq(1),
+        ]
+        with m.If(self.fetch_cmd.valid & self.fetch_cmd.ready):
+            m.d.sync += [fetch_pc.eq(fetch_pc + half_bytes), fetch_half.eq(~fetch_half),
+                         fetching.bit_select(fetch_half, 1).eq(1)]
+        with m.If(self.fetch_status.valid):
+            m.d.sync += [fetching.bit_select(oldest, 1).eq(0), oldest.eq(~oldest)]
+            with m.If(self.fetch_status.payload.error == 0):
+                m.d.sync += full.bit_select(oldest, 1).eq(1)
+            with m.Elif(running):
+                m.d.sync += fail(ErrorCode.BUS_ERROR, fetch_pc)
+
+        # ---- decode ---------------------------------------------------------------------------
+        pc = Signal(32)
+        word = Signal(range(max(half_words, 2)))
+        slot = Signal(range(max(ipw, 2)))
+        half = Signal()
+        ring_word = Signal(len(self.instr.data))
+        instr = Signal(instr_layout())
+        header = instr.header
+        ops = instr.operands
+        span = Signal(32 + 16 + 1)            # (rows - 1) * stride
+        code = Signal(8)
+        last_slot = (slot == ipw - 1) if ipw > 1 else True
+
+        m.d.comb += self.instr.addr.eq(half * half_words + word)
+
+        opcode = header.opcode
+        rows = Mux(opcode == Opcode.MATMUL, ops.matmul.rows,
+                   Mux(opcode == Opcode.STORE, ops.store.rows, ops.load.rows))
+        mem_addr = Mux(opcode == Opcode.STORE, ops.store.mem_addr, ops.load.mem_addr)
+        stride = Mux(opcode == Opcode.STORE, ops.store.stride, ops.load.stride)
+        row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"),
+                        Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
+                            cfg.word_bytes("act")))
+        moves_data = (opcode == Opcode.LOAD) | (opcode == Opcode.STORE)
+
+        known = ((opcode == Opcode.LOAD) & (ops.load.buffer <= Buffer.WEIGHT)) \
+            | (opcode == Opcode.MATMUL) | (opcode == Opcode.STORE) | (opcode == Opcode.HALT) \
+            | ((opcode == Opcode.SYNC) & (ops.sync.unit <= Unit.STORE))
+        empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
+        load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth, buf.act_depth)
+        out_of_buffer = Mux(
+            opcode == Opcode.LOAD, ops.load.buf_addr + ops.load.rows > load_depth,
+            Mux(opcode == Opcode.STORE, ops.store.acc_addr + ops.store.rows > buf.acc_depth,
+                (opcode == Opcode.MATMUL) & (
+                    (ops.matmul.act_addr + ops.matmul.rows > buf.act_depth)
+                    | (ops.matmul.weight_addr + cfg.array.rows > buf.weight_depth)
+                    | (ops.matmul.acc_addr + ops.matmul.rows > buf.acc_depth))))
+        misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
+        out_of_memory = moves_data & (mem_addr + span + row_bytes > mem.size)
+
+        # Commands for the units.
+        flags = {flag: getattr(header, flag) for flag in FLAGS}
+        unit = Mux(opcode == Opcode.SYNC, ops.sync.unit,
+                   Mux(opcode == Opcode.LOAD, Unit.LOAD,
+                       Mux(opcode == Opcode.MATMUL, Unit.COMPUTE, Unit.STORE)))
+        is_sync = opcode == Opcode.SYNC
+        for stream_, fields in (
+            (self.load, {"buffer": ops.load.buffer, "buf_addr": ops.load.buf_addr,
+                         "rows": ops.load.rows, "mem_addr": ops.load.mem_addr,
+                         "stride": ops.load.stride, "pc": pc}),
+            (self.compute, {"act_addr": ops.matmul.act_addr,
+                            "weight_addr": ops.matmul.weight_addr,
+                            "acc_addr": ops.matmul.acc_addr, "rows": ops.matmul.rows,
+                            "accumulate": ops.matmul.accumulate, "pc": pc}),
+            (self.store, {"acc_addr": ops.store.acc_addr, "rows": ops.store.rows,
+                          "mem_addr": ops.store.mem_addr, "stride": ops.store.stride,
+                          "pc": pc}),
+        ):
+            m.d.comb += [getattr(stream_.payload, name).eq(value)
+                         for name, value in fields.items()]
+            m.d.comb += [getattr(stream_.payload.flags, flag).eq(value)
+                         for flag, value in flags.items()]
+            m.d.comb += stream_.payload.sync.eq(is_sync)
+        targets = {Unit.LOAD: self.load, Unit.COMPUTE: self.compute, Unit.STORE: self.store}
+
+        def advance():
+            """Statements moving decode to the next instruction."""
+            stmts = [pc.eq(pc + INSTR_BYTES)]
+            if ipw > 1:
+                stmts.append(slot.eq(Mux(last_slot, 0, slot + 1)))
+            end_of_half = last_slot & (word == half_words - 1)
+            return stmts, end_of_half
+
+        with m.FSM(name="decode"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [
+                        self.error.eq(0), self.error_code.eq(0), self.error_pc.eq(0),
+                        pc.eq(self.prog_addr), fetch_pc.eq(self.prog_addr),
+                        full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
+                        half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),
+                    ]
+                    with m.If((self.prog_addr & beat_mask) != 0):
+                        m.d.sync += fail(ErrorCode.MISALIGNED, self.prog_addr)
+                        m.next = "DRAIN"
+                    with m.Else():
+                        m.d.sync += running.eq(1)
+                        m.next = "READ"
+            with m.State("READ"):
+                with m.If(~running):
+                    m.next = "DRAIN"
+                with m.Elif(full.bit_select(half, 1)):
+                    m.d.comb += self.instr.en.eq(1)
+                    m.next = "SELECT"
+            with m.State("SELECT"):
+                m.d.sync += ring_word.eq(self.instr.data)
+                m.next = "PICK"
+            with m.State("PICK"):
+                m.d.sync += instr.eq(ring_word.word_select(slot, INSTR_BITS) if ipw > 1
+                                     else ring_word[:INSTR_BITS])
+                m.next = "CHECK"
+            with m.State("CHECK"):
+                m.d.sync += span.eq((rows - 1) * stride)
+                m.next = "CLASSIFY"
+            with m.State("CLASSIFY"):
+                with m.If(~known):
+                    m.d.sync += code.eq(ErrorCode.ILLEGAL_OPCODE)
+                with m.Elif(empty):
+                    m.d.sync += code.eq(ErrorCode.EMPTY)
+                with m.Elif(out_of_buffer):
+                    m.d.sync += code.eq(ErrorCode.BUFFER_RANGE)
+                with m.Elif(misaligned):
+                    m.d.sync += code.eq(ErrorCode.MISALIGNED)
+                with m.Elif(out_of_memory):
+                    m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
+                with m.Else():
+                    m.d.sync += code.eq(ErrorCode.NONE)
+                m.next = "DISPATCH"
+            with m.State("DISPATCH"):
+                stmts, end_of_half = advance()
+                with m.If(~running):
+                    m.next = "DRAIN"
+                with m.Elif(code != ErrorCode.NONE):
+                    m.d.sync += fail(code, pc)
+                    m.next = "DRAIN"
+                with m.Elif(opcode == Opcode.HALT):
+                    m.d.sync += [running.eq(0), stopping.eq(1)]
+                    m.next = "DRAIN"
+                with m.Else():
+                    with m.Switch(unit):
+                        for value, target in targets.items():
+                            with m.Case(value):
+                                m.d.comb += target.valid.eq(1)
+                                with m.If(target.ready):
+                                    m.d.comb += self.dispatched.eq(1)
+                                    m.d.sync += stmts
+                                    with m.If(last_slot):
+                                        m.d.sync += word.eq(Mux(end_of_half, 0, word + 1))
+                                    with m.If(end_of_half):
+                                        m.d.sync += [full.bit_select(half, 1).eq(0),
+                                                     half.eq(~half)]
+                                    m.next = "READ"
+            with m.State("DRAIN"):
+                m.d.sync += [running.eq(0), fetch_on.eq(0)]
+                # Outstanding fetches must land before the ring can be reused.
+                with m.If(self.units_idle & (fetching == 0) & ~self.fetch_cmd.valid):
+                    m.d.sync += stopping.eq(0)
+                    m.d.comb += self.done.eq(1)
+                    m.next = "IDLE"
+
+        for error in self.unit_errors:
+            with m.If(error.valid & ~self.error & self.busy):
+                m.d.sync += fail(error.payload.code, error.payload.pc)
+        return m
+

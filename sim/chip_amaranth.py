@@ -1,0 +1,99 @@
+"""Run the whole chip in the Amaranth simulator: memory ports served by AxiSlavePort models,
+the host driving the AXI4-Lite registers. For small configurations and short programs; the
+cocotb/Verilator flow is the fast path for real workloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from ..hw.chip import SystoleChip
+from ..hw.config import SystoleConfig
+from ..hw.regs import CTRL_IRQ_ENABLE, CTRL_START, REG, STATUS_DONE
+from .axi_amaranth import serve_axi
+from .axi_slave import AxiSlavePort
+from .memsys_tb import join_image, make_model, split_image
+
+__all__ = ["ChipRun", "run_chip"]
+
+
+@dataclass
+class ChipRun:
+    memory: np.ndarray
+    registers: dict[str, int]
+    cycles: int
+    irq: bool
+
+
+async def axil_write(ctx, bus, addr: int, value: int) -> None:
+    ctx.set(bus.aw.valid, 1)
+    ctx.set(bus.aw.payload, {"addr": addr, "prot": 0})
+    ctx.set(bus.w.valid, 1)
+    ctx.set(bus.w.payload, {"data": value, "strb": 0xF})
+    aw_done = w_done = False
+    while not (aw_done and w_done):
+        _, _, aw_ready, w_ready = await ctx.tick().sample(bus.aw.ready, bus.w.ready)
+        aw_done = aw_done or aw_ready
+        w_done = w_done or w_ready
+        if aw_done:
+            ctx.set(bus.aw.valid, 0)
+        if w_done:
+            ctx.set(bus.w.valid, 0)
+    ctx.set(bus.b.ready, 1)
+    await ctx.tick().until(bus.b.valid)
+    ctx.set(bus.b.ready, 0)
+
+
+async def axil_read(ctx, bus, addr: int) -> int:
+    ctx.set(bus.ar.valid, 1)
+    ctx.set(bus.ar.payload, {"addr": addr, "prot": 0})
+    await ctx.tick().until(bus.ar.ready)
+    ctx.set(bus.ar.valid, 0)
+    ctx.set(bus.r.ready, 1)
+    payload, = await ctx.tick().sample(bus.r.payload).until(bus.r.valid)
+    ctx.set(bus.r.ready, 0)
+    return int(payload.data)
+
+
+def run_chip(config: SystoleConfig, image: np.ndarray, prog_addr: int, *,
+             mode: str = "fixed", max_cycles: int = 100_000, seed: int = 0) -> ChipRun:
+    """Load ``image``, start the program at ``prog_addr``, wait for DONE (or raise
+    ``TimeoutError`` after ``max_cycles``), return the final memory and the registers."""
+    mem = config.memory
+    dut = SystoleChip(config)
+    padded = np.zeros(mem.size, np.uint8)
+    padded[:len(image)] = image
+    ports = [AxiSlavePort(local, mem.data_bytes, make_model(mem, mode, seed=seed + c))
+             for c, local in enumerate(split_image(mem, padded))]
+    result: dict = {}
+    cycles = [0]
+
+    async def host(ctx):
+        await axil_write(ctx, dut.csr, REG["PROG_ADDR"].offset, prog_addr)
+        await axil_write(ctx, dut.csr, REG["CTRL"].offset, CTRL_START | CTRL_IRQ_ENABLE)
+        while not ctx.get(dut.irq):
+            await ctx.tick()
+            if cycles[0] > max_cycles:
+                raise TimeoutError(f"no DONE within {max_cycles} cycles")
+        result["irq"] = True
+        result["registers"] = {reg: await axil_read(ctx, dut.csr, REG[reg].offset)
+                               for reg in REG}
+        await axil_write(ctx, dut.csr, REG["STATUS"].offset, STATUS_DONE)
+
+    async def clock(ctx):
+        async for _ in ctx.tick():
+            cycles[0] += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-9)
+    sim.add_process(clock)
+    for port, axi in zip(ports, dut.axi, strict=True):
+        sim.add_testbench(serve_axi(port, axi), background=True)
+    sim.add_testbench(host)
+    sim.run()
+    for port in ports:
+        assert not port.errors, port.errors
+    final = join_image(mem, [port.image for port in ports])
+    return ChipRun(final, result["registers"], cycles[0], result["irq"])
