@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .axil import AxiLiteSignature
-from .regs import CTRL_IRQ_ENABLE, CTRL_START, ID_VALUE, REG, STATUS_DONE
+from .regs import CTRL_START, ID_VALUE, REG, STATUS_DONE
 
 __all__ = ["ControlRegisters"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Register", "REGISTERS", "REG", "ID_VALUE", "CTRL_START", "CTRL_IRQ_ENABLE", "STATUS_BUSY",
-           "STATUS_DONE", "STATUS_ERROR", "register_view"]
+__all__ = ["Register", "REGISTERS", "REG", "ID_VALUE", "CTRL_START", "CTRL_IRQ_ENABLE",
+           "STATUS_BUSY", "STATUS_DONE", "STATUS_ERROR", "register_view"]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ them to the load, compute and store units."""
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .buffers import REGION_INSTR, BufferMap

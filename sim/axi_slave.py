@@ -156,6 +156,23 @@ class AxiSlavePort:
     def busy(self) -> bool:
         return bool(self._reads or self._writes or self._w_beats)
 
+    def next_event(self, cycle: int) -> int | None:
+        """Earliest cycle after ``cycle`` whose :meth:`outputs` may differ from ``cycle``'s
+        without new input from the master, or ``None`` if none will (the port waits for the
+        master). For adapters that sleep through idle cycles; call after ``outputs(cycle)``."""
+        due = []
+        decision = self.model.next_event_cycle()
+        if decision is not None:
+            due.append(decision)
+        if self._reads and self._reads[0].beat_cycles is not None:
+            read = self._reads[0]
+            due.append(read.beat_cycles[read.sent])
+        if self._writes and self._writes[0].done_cycle is not None:
+            due.append(self._writes[0].done_cycle)
+        if not due:
+            return None
+        return max(cycle + 1, min(due))
+
     # -- internals -------------------------------------------------------------------------------
     def _accept_address(self, cycle: int, addr: int, id: int, length: int, *, write: bool):
         beats = length + 1

@@ -85,7 +85,7 @@ class StreamMonitor:
         while True:
             await RisingEdge(self.clk)
             self.cycle += 1
-            if self.valid.value:
+            if self.valid.value == 1:      # X (Icarus, before initialisation) is not valid
                 bits = self.payload.value.to_unsigned()
                 self.items.append((self.cycle, unpack(self.shape, bits)))
 

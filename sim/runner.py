@@ -15,7 +15,7 @@ from pathlib import Path
 from cocotb_tools.runner import get_results, get_runner
 
 from ..hw.config import SystoleConfig
-from ..hw.generate import build_design, write_design
+from ..hw.generate import TOPS, write_design
 from .tools import prepare_simulator
 
 __all__ = ["PROJECT_ROOT", "SimBuild", "build_for_sim"]
@@ -29,11 +29,14 @@ def build_root() -> Path:
     return Path(os.environ.get("SYSTOLE_BUILD_DIR", PROJECT_ROOT / "build")) / "sim"
 
 
-def config_key(config: SystoleConfig) -> str:
-    """Short, stable folder name for a configuration."""
-    a = config.array
+def config_key(config: SystoleConfig, top: str = "array") -> str:
+    """Short, stable folder name for a configuration and a top (``array`` or ``memsys``)."""
     digest = hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
-    return f"{a.rows}x{a.cols}_{a.fmt.name}_{digest[:8]}"
+    if top == "array":
+        a = config.array
+        return f"array_{a.rows}x{a.cols}_{a.fmt.name}_{digest[:8]}"
+    m = config.memory
+    return f"{top}_{m.channels}x{m.data_width}b_{digest[:8]}"
 
 
 @dataclass
@@ -68,11 +71,29 @@ class SimBuild:
         return get_results(results)
 
 
-def build_for_sim(config: SystoleConfig, simulator: str) -> SimBuild:
-    """Generate ``config``'s Verilog into its build folder and compile it for ``simulator``."""
+def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array") -> SimBuild:
+    """Generate ``config``'s Verilog into its build folder and compile it for ``simulator``.
+
+    Parameters
+    ----------
+    config : SystoleConfig
+        The configuration to generate.
+    simulator : str
+        ``"icarus"`` or ``"verilator"``.
+    top : str
+        ``"array"`` (the systolic array) or ``"memsys"`` (DMA, scratch buffer, AXI4 ports).
+        The folder ``build/sim/<simulator>/<key>`` is keyed by top and configuration.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``top`` or ``simulator``.
+    """
+    if top not in TOPS:
+        raise ValueError(f"top must be one of {sorted(TOPS)}, not {top!r}")
     prepare_simulator(simulator)
-    directory = build_root() / simulator / config_key(config)
-    design = build_design(config)
+    directory = build_root() / simulator / config_key(config, top)
+    design = TOPS[top](config)
     rtl = directory / "rtl"
     existing = {name: (rtl / name).read_text() if (rtl / name).exists() else None
                 for name in design.files()}

@@ -173,6 +173,19 @@ class PseudoChannel:
         """Requests submitted but not yet scheduled."""
         return len(self._queue)
 
+    def next_event_cycle(self) -> int | None:
+        """Controller cycle of the next scheduling decision, or ``None`` with an empty queue.
+
+        ``advance(c)`` returns nothing new for any ``c`` below this cycle, whatever is submitted
+        meanwhile (a later submission is seen only after it), so a caller may skip calling
+        :meth:`advance` until then.
+        """
+        if not self._queue:
+            return None
+        if self.mode != "timing":
+            return self._queue[0].issue
+        return max(self._dram.decision, self._queue[0].visible) // self.timing.clock_ratio
+
     @property
     def commands(self) -> list[Command]:
         """DRAM command log (DRAM cycles), if ``record_commands`` was set; else empty."""
