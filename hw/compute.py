@@ -77,8 +77,8 @@ class ComputeUnit(wiring.Component):
         m.submodules.array = array = SystolicArray(arr, row_module=self.row_module)
 
         # Queues between the token gate and the two feeders.
-        m.submodules.weight_q = weight_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=2)
-        m.submodules.act_q = act_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=2)
+        m.submodules.weight_q = weight_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
+        m.submodules.act_q = act_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
         cmd, flags = self.cmd.payload, self.cmd.payload.flags
         tokens_ok = ((~flags.pop_prev | self.tokens.prev_ready)
                      & (~flags.pop_next | self.tokens.next_ready))

@@ -1,4 +1,7 @@
-"""Verilog generation: the array as readable, reproducible Verilog plus a JSON description."""
+"""Verilog generation: readable, reproducible Verilog plus a JSON description of the design.
+
+Three tops: the whole chip (``systole``), the systolic array alone (``systole_array``) and the
+memory subsystem alone (``systole_memsys``)."""
 
 from __future__ import annotations
 
@@ -12,17 +15,19 @@ from amaranth.hdl._ir import PortDirection
 from amaranth.lib import data, wiring
 
 from .array import SystolicArray
-from .axi import flatten_axi
+from .axi import flatten_axi, flatten_channels
+from .axil import axil_port_names
+from .chip import SystoleChip
 from .config import SystoleConfig
 from .grid import PERow
 from .hier import component_ports, convert_ports
 from .memsys import MemorySubsystem
+from .isa import software_view
 from .pe import ProcessingElement
+from .regs import register_view
 
-__all__ = ["Design", "build_design", "build_memsys_design", "write_design", "describe_shape",
-           "TOPS"]
-
-TOP_NAME = "systole_array"
+__all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design", "write_design",
+           "describe_shape", "TOPS"]
 
 
 def describe_shape(shape) -> dict:
@@ -56,47 +61,61 @@ def _convert(component: wiring.Component, name: str) -> str:
                            ports=convert_ports(component))
 
 
-def build_design(config: SystoleConfig, *, top: str = TOP_NAME) -> Design:
-    """Convert the array of ``config`` to Verilog.
+def _cell_modules(config: SystoleConfig, top: str) -> tuple[list[str], list[str]]:
+    """Convert the PE and the PE row once; return (module names, Verilog texts)."""
+    array_cfg = config.array
+    pe_name, row_name = f"{top}_pe", f"{top}_pe_row"
+    texts = [_convert(ProcessingElement(array_cfg.fmt), pe_name),
+             _convert(PERow(array_cfg, pe_module=pe_name), row_name)]
+    return [pe_name, row_name], texts
+
+
+def _clock_reset_ports() -> list[dict]:
+    return [{"name": "clk", "direction": "input", "width": 1, "shape": {"kind": "clock"}},
+            {"name": "rst", "direction": "input", "width": 1,
+             "shape": {"kind": "reset", "synchronous": True, "active": "high"}}]
+
+
+def _header(top: str, what: str, config: SystoleConfig, command: str) -> str:
+    a = config.array
+    return (f"// {top}: systole {what}, configuration {config.name!r} ({a.rows} x {a.cols} "
+            f"{a.fmt.name} array).\n// Do not edit: regenerate with `{command}`. "
+            f"See {top}.json.\n")
+
+
+def _description(top: str, config: SystoleConfig, ports: list[dict], **extra) -> dict:
+    return {"top": top, "generator": "systole", "config": config.to_dict(),
+            "clock": {"name": "clk", "edge": "rising"},
+            "reset": {"name": "rst", "synchronous": True, "active": "high"},
+            "ports": ports, **extra}
+
+
+def build_design(config: SystoleConfig, *, top: str = "systole_array") -> Design:
+    """Convert the systolic array of ``config`` to Verilog.
 
     The PE and the PE row are converted once each and instantiated by name (modules
     ``<top>_pe`` and ``<top>_pe_row``), so conversion time grows with rows + cols, not with
     rows x cols. Output depends only on ``config`` and ``top`` (no paths, no dates).
     """
-    array_cfg = config.array
-    pe_name, row_name = f"{top}_pe", f"{top}_pe_row"
-    array = SystolicArray(array_cfg, row_module=row_name)
-    parts = [
-        _convert(ProcessingElement(array_cfg.fmt), pe_name),
-        _convert(PERow(array_cfg, pe_module=pe_name), row_name),
-        _convert(array, top),
-    ]
-    header = (f"// {top}: systole systolic array, generated from configuration "
-              f"{config.name!r} ({array_cfg.rows} x {array_cfg.cols}, {array_cfg.fmt.name}).\n"
-              f"// Do not edit: regenerate with `systole generate`. See {top}.json.\n")
-    ports = [{"name": "clk", "direction": "input", "width": 1, "shape": {"kind": "clock"}},
-             {"name": "rst", "direction": "input", "width": 1,
-              "shape": {"kind": "reset", "synchronous": True, "active": "high"}}]
+    modules, texts = _cell_modules(config, top)
+    array = SystolicArray(config.array, row_module=modules[1])
+    texts.append(_convert(array, top))
+    ports = _clock_reset_ports()
     for port in component_ports(array):
         ports.append({"name": port.name, "direction": port.direction, "width": port.width,
                       "shape": describe_shape(port.member.shape)})
-    description = {
-        "top": top,
-        "generator": "systole",
-        "config": config.to_dict(),
-        "modules": [pe_name, row_name, top],
-        "latency": {"acts_to_psums": array.latency,
-                    "min_tile_period": array_cfg.min_tile_period},
-        "clock": {"name": "clk", "edge": "rising"},
-        "reset": {"name": "rst", "synchronous": True, "active": "high"},
-        "ports": ports,
-    }
-    return Design(top=top, verilog=header + "\n".join(parts), description=description)
+    description = _description(
+        top, config, ports, modules=[*modules, top],
+        latency={"acts_to_psums": array.latency,
+                 "min_tile_period": config.array.min_tile_period})
+    header = _header(top, "systolic array", config, "systole generate --top array")
+    return Design(top=top, verilog=header + "\n".join(texts), description=description)
 
 
-class _FlatAxiTop(Elaboratable):
-    """Verilog top around a component whose ``axi`` member array becomes standard AXI4 ports
-    ``m_axi<i>_<channel><field>``; every other member keeps its Amaranth port name."""
+class _FlatTop(Elaboratable):
+    """Verilog top around a component: its ``axi`` member array becomes standard AXI4 ports
+    ``m_axi<i>_<channel><field>``, a ``csr`` member AXI4-Lite ports ``s_axil_<channel><field>``;
+    every other member keeps its Amaranth port name."""
 
     def __init__(self, inner: wiring.Component, channels: int):
         self.inner = inner
@@ -104,12 +123,14 @@ class _FlatAxiTop(Elaboratable):
         self.ports: dict[str, tuple] = {}
         self.shapes: dict[str, dict] = {}
         for port in component_ports(inner):
-            if port.name.startswith("axi__"):
+            if port.name.startswith(("axi__", "csr__")):
                 continue
             self.ports[port.name] = (port.value, port.direction)
             self.shapes[port.name] = describe_shape(port.member.shape)
-        for index in range(channels):
-            statements, ports = flatten_axi(inner.axi[index], f"m_axi{index}_")
+        groups = [flatten_axi(inner.axi[index], f"m_axi{index}_") for index in range(channels)]
+        if "csr" in inner.signature.members:
+            groups.append(flatten_channels(inner.csr, axil_port_names("s_axil_")))
+        for statements, ports in groups:
             self.statements += statements
             self.ports.update(ports)
 
@@ -119,43 +140,55 @@ class _FlatAxiTop(Elaboratable):
         m.d.comb += self.statements
         return m
 
-    def convert_ports(self) -> dict:
+    def convert(self, name: str) -> str:
         directions = {"input": PortDirection.Input, "output": PortDirection.Output}
-        return {name: (value, directions[direction])
-                for name, (value, direction) in self.ports.items()}
+        ports = {port: (value, directions[direction])
+                 for port, (value, direction) in self.ports.items()}
+        return verilog.convert(self, name=name, emit_src=False, strip_internal_attrs=True,
+                               ports=ports)
+
+    def describe(self) -> list[dict]:
+        ports = _clock_reset_ports()
+        for name, (value, direction) in self.ports.items():
+            shape = self.shapes.get(name, {"kind": "int", "width": len(value), "signed": False})
+            ports.append({"name": name, "direction": direction, "width": len(value),
+                          "shape": shape})
+        return ports
+
+
+def _axi_description(config: SystoleConfig) -> dict:
+    mem = config.memory
+    return {"channels": mem.channels, "prefix": "m_axi<i>_", "data_width": mem.data_width,
+            "addr_width": mem.axi.addr_width, "id_width": mem.axi.id_width,
+            "address_map": {"interleave": mem.interleave, "size": mem.size}}
 
 
 def build_memsys_design(config: SystoleConfig, *, top: str = "systole_memsys") -> Design:
     """Convert the memory subsystem (DMA engines, scratch buffer, AXI4 ports) to Verilog."""
-    mem = config.memory
-    wrapper = _FlatAxiTop(MemorySubsystem(mem), mem.channels)
-    text = verilog.convert(wrapper, name=top, emit_src=False, strip_internal_attrs=True,
-                           ports=wrapper.convert_ports())
-    header = (f"// {top}: systole memory subsystem ({mem.channels} AXI4 ports of "
-              f"{mem.data_width} bits), configuration {config.name!r}.\n"
-              f"// Do not edit: regenerate with `systole generate --top memsys`.\n")
-    ports = [{"name": "clk", "direction": "input", "width": 1, "shape": {"kind": "clock"}},
-             {"name": "rst", "direction": "input", "width": 1,
-              "shape": {"kind": "reset", "synchronous": True, "active": "high"}}]
-    for name, (value, direction) in wrapper.ports.items():
-        shape = wrapper.shapes.get(name, {"kind": "int", "width": len(value), "signed": False})
-        ports.append({"name": name, "direction": direction, "width": len(value),
-                      "shape": shape})
-    description = {
-        "top": top,
-        "generator": "systole",
-        "config": config.to_dict(),
-        "axi": {"channels": mem.channels, "prefix": "m_axi<i>_", "data_width": mem.data_width,
-                "addr_width": mem.axi.addr_width, "id_width": mem.axi.id_width,
-                "address_map": {"interleave": mem.interleave, "size": mem.size}},
-        "clock": {"name": "clk", "edge": "rising"},
-        "reset": {"name": "rst", "synchronous": True, "active": "high"},
-        "ports": ports,
-    }
+    wrapper = _FlatTop(MemorySubsystem(config.memory), config.memory.channels)
+    text = wrapper.convert(top)
+    description = _description(top, config, wrapper.describe(), axi=_axi_description(config))
+    header = _header(top, "memory subsystem (DMA + AXI4 ports)", config,
+                     "systole generate --top memsys")
     return Design(top=top, verilog=header + text, description=description)
 
 
-TOPS = {"array": build_design, "memsys": build_memsys_design}
+def build_chip_design(config: SystoleConfig, *, top: str = "systole") -> Design:
+    """Convert the whole accelerator to Verilog: AXI4 memory ports, AXI4-Lite control port,
+    clock, reset and interrupt."""
+    modules, texts = _cell_modules(config, top)
+    wrapper = _FlatTop(SystoleChip(config, row_module=modules[1]), config.memory.channels)
+    texts.append(wrapper.convert(top))
+    description = _description(
+        top, config, wrapper.describe(), modules=[*modules, top],
+        axi=_axi_description(config),
+        control={"prefix": "s_axil_", "data_width": 32, "registers": register_view()},
+        isa=software_view())
+    header = _header(top, "accelerator", config, "systole generate")
+    return Design(top=top, verilog=header + "\n".join(texts), description=description)
+
+
+TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design}
 
 
 def write_design(design: Design, out_dir: str | Path) -> list[Path]:

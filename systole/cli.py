@@ -39,8 +39,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     array = config.array
-    print(f"{design.top} ({array.rows} x {array.cols} {array.fmt.name} array) "
-          f"in {elapsed:.1f} s")
+    print(f"{design.top}: {array.rows} x {array.cols} {array.fmt.name} array, "
+          f"generated in {elapsed:.1f} s")
     return 0
 
 
@@ -52,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
     _add_config_options(gen)
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--top", choices=["array", "memsys"], default="array",
-                     help="what to generate: the systolic array (default) or the memory "
-                          "subsystem (DMA + AXI4 ports)")
+    gen.add_argument("--top", choices=["chip", "array", "memsys"], default="chip",
+                     help="what to generate: the whole accelerator (default), the systolic "
+                          "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
     gen.set_defaults(func=cmd_generate)
     return parser
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from systole.hw.config import ArrayConfig, SystoleConfig
-from systole.hw.generate import build_design
+from systole.hw.generate import build_chip_design, build_design
 
 SYSTOLE = [sys.executable, "-m", "systole.cli"]
 
@@ -18,25 +18,44 @@ def generate(tmp_path, *args):
                           capture_output=True, text=True)
 
 
-def test_cli_generate_is_byte_identical(tmp_path):
+@pytest.mark.parametrize("top,name", [("chip", "systole"), ("array", "systole_array")])
+def test_cli_generate_is_byte_identical(tmp_path, top, name):
     first, second = tmp_path / "a", tmp_path / "b"
     for out in (first, second):
-        result = generate(out, "--rows", "4", "--cols", "8")
+        result = generate(out, "--rows", "4", "--cols", "8", "--top", top)
         assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in first.iterdir())
-    assert names == ["systole_array.json", "systole_array.v"]
-    for name in names:
-        assert (first / name).read_bytes() == (second / name).read_bytes()
-    text = (first / "systole_array.v").read_text()
+    assert names == [f"{name}.json", f"{name}.v"]
+    for file in names:
+        assert (first / file).read_bytes() == (second / file).read_bytes()
+    text = (first / f"{name}.v").read_text()
     assert str(tmp_path) not in text and "/work" not in text and "/home" not in text
-    desc = json.loads((first / "systole_array.json").read_text())
+    desc = json.loads((first / f"{name}.json").read_text())
     assert desc["config"]["array"]["rows"] == 4 and desc["config"]["array"]["cols"] == 8
+
+
+def test_chip_top_has_only_memory_control_clock_reset_irq(tmp_path):
+    result = generate(tmp_path, "--preset", "tiny")
+    assert result.returncode == 0, result.stderr
+    desc = json.loads((tmp_path / "systole.json").read_text())
+    names = {port["name"] for port in desc["ports"]}
+    channels = desc["config"]["memory"]["channels"]
+    axi = {f"m_axi{i}_{sig}" for i in range(channels) for sig in (
+        "araddr arid arlen arsize arburst arvalid arready rdata rid rresp rlast rvalid rready "
+        "awaddr awid awlen awsize awburst awvalid awready wdata wstrb wlast wvalid wready "
+        "bid bresp bvalid bready").split()}
+    axil = {f"s_axil_{sig}" for sig in (
+        "awaddr awprot awvalid awready wdata wstrb wvalid wready bresp bvalid bready "
+        "araddr arprot arvalid arready rdata rresp rvalid rready").split()}
+    assert names == axi | axil | {"clk", "rst", "irq"}
+    assert desc["control"]["registers"]["CTRL"]["offset"] == 0
+    assert desc["isa"]["opcodes"]["MATMUL"]["value"] == 2
 
 
 def test_cli_preset(tmp_path):
     result = generate(tmp_path, "--preset", "tiny")
     assert result.returncode == 0, result.stderr
-    desc = json.loads((tmp_path / "systole_array.json").read_text())
+    desc = json.loads((tmp_path / "systole.json").read_text())
     assert desc["config"]["name"] == "tiny"
 
 
@@ -71,3 +90,6 @@ def test_port_list_matches_verilog():
     assert design.verilog.count("module systole_array_pe(") == 1
     modules = re.findall(r"^module (\S+?)\s*\(", design.verilog, re.M)
     assert len(modules) == len(set(modules)) == 7
+    # The chip also converts the PE and the row once.
+    chip = build_chip_design(SystoleConfig(array=ArrayConfig(rows=3, cols=5)))
+    assert chip.verilog.count("module systole_pe(") == 1

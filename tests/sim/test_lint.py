@@ -5,7 +5,8 @@ import subprocess
 import pytest
 
 from systole.hw.config import ArrayConfig, SystoleConfig, preset
-from systole.hw.generate import build_design, build_memsys_design, write_design
+from systole.hw.generate import (build_chip_design, build_design, build_memsys_design,
+                                 write_design)
 from systole.sim.runner import WAIVERS
 from systole.sim.tools import prepare_simulator
 
@@ -22,6 +23,11 @@ def test_verilator_lint_clean(tmp_path, config):
 @pytest.mark.parametrize("config", [preset("tiny"), preset("default")], ids=["tiny", "default"])
 def test_verilator_lint_clean_memsys(tmp_path, config):
     lint(tmp_path, build_memsys_design(config))
+
+
+@pytest.mark.parametrize("config", [preset("tiny"), preset("default")], ids=["tiny", "default"])
+def test_verilator_lint_clean_chip(tmp_path, config):
+    lint(tmp_path, build_chip_design(config))
 
 
 def lint(tmp_path, design):

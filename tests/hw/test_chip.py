@@ -1,0 +1,116 @@
+"""The whole chip in the Amaranth simulator: hand-written programs, results and error stops."""
+
+import numpy as np
+import pytest
+
+from systole.hw.config import preset
+from systole.hw.isa import ErrorCode, encode
+from systole.sim.chip_amaranth import run_chip
+from systole.sim.golden import matmul_int32
+
+CONFIG = preset("tiny")         # 4 x 4 array, 32-byte words
+WORD = 32
+A_ADDR, B_ADDR, C_ADDR = 0x1000, 0x2000, 0x3000
+
+
+def image_with(program, a, b):
+    image = np.zeros(0x4000, np.uint8)
+    for m, row in enumerate(a):
+        image[A_ADDR + WORD * m:A_ADDR + WORD * m + 4] = row.view(np.uint8)
+    for r, row in enumerate(b):
+        image[B_ADDR + WORD * r:B_ADDR + WORD * r + 4] = row.view(np.uint8)
+    for index, word in enumerate(program):
+        image[16 * index:16 * index + 16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
+    return image
+
+
+def gemm_program(m, *, store_addr=C_ADDR, extra=()):
+    return [
+        encode("LOAD", buffer=1, buf_addr=0, rows=4, mem_addr=B_ADDR, stride=WORD),
+        encode("LOAD", buffer=0, buf_addr=0, rows=m, mem_addr=A_ADDR, stride=WORD,
+               push_next=1),
+        encode("MATMUL", act_addr=0, weight_addr=0, acc_addr=0, rows=m, pop_prev=1,
+               push_next=1),
+        encode("STORE", acc_addr=0, rows=m, mem_addr=store_addr, stride=WORD, pop_prev=1),
+        *extra,
+        encode("HALT"),
+    ]
+
+
+def result(memory, m, addr=C_ADDR):
+    return np.stack([memory[addr + WORD * i:addr + WORD * i + 16].view(np.int32)
+                     for i in range(m)])
+
+
+def operands(m, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(-128, 128, (m, 4), dtype=np.int8),
+            rng.integers(-128, 128, (4, 4), dtype=np.int8))
+
+
+@pytest.mark.parametrize("mode", ["fixed", "timing"])
+def test_single_tile_gemm(mode):
+    a, b = operands(9)
+    run = run_chip(CONFIG, image_with(gemm_program(9), a, b), 0, mode=mode)
+    np.testing.assert_array_equal(result(run.memory, 9), matmul_int32(a, b))
+    regs = run.registers
+    assert regs["ERROR_CODE"] == 0 and regs["STATUS"] & 0b110 == 0b010   # DONE, no ERROR
+    assert regs["INSTRUCTIONS"] == 4 and regs["ARRAY_BUSY"] == 9
+    assert regs["BYTES_WRITTEN"] == 9 * WORD
+    assert regs["CONFIG"] == 4 | 4 << 16 and regs["ID"] == 0x51570001
+
+
+def test_accumulate_over_two_matmuls():
+    a, b = operands(5, seed=1)
+    program = [
+        encode("LOAD", buffer=1, buf_addr=0, rows=4, mem_addr=B_ADDR, stride=WORD),
+        encode("LOAD", buffer=0, buf_addr=0, rows=5, mem_addr=A_ADDR, stride=WORD,
+               push_next=1),
+        encode("MATMUL", act_addr=0, weight_addr=0, acc_addr=0, rows=5, pop_prev=1),
+        encode("MATMUL", act_addr=0, weight_addr=0, acc_addr=0, rows=5, accumulate=1,
+               push_next=1),
+        encode("STORE", acc_addr=0, rows=5, mem_addr=C_ADDR, stride=WORD, pop_prev=1),
+        encode("HALT"),
+    ]
+    run = run_chip(CONFIG, image_with(program, a, b), 0)
+    np.testing.assert_array_equal(result(run.memory, 5), 2 * matmul_int32(a, b))
+
+
+@pytest.mark.parametrize("bad,code", [
+    (0x3E, ErrorCode.ILLEGAL_OPCODE),
+    (encode("LOAD", buffer=3, rows=1, mem_addr=0, stride=WORD), ErrorCode.ILLEGAL_OPCODE),
+    (encode("STORE", acc_addr=0, rows=0, mem_addr=0x3800, stride=WORD), ErrorCode.EMPTY),
+    (encode("STORE", acc_addr=250, rows=9, mem_addr=0x3800, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
+    (encode("STORE", acc_addr=0, rows=2, mem_addr=0x3808, stride=WORD), ErrorCode.MISALIGNED),
+    (encode("STORE", acc_addr=0, rows=2, mem_addr=(1 << 20) - WORD, stride=WORD),
+     ErrorCode.MEMORY_RANGE),
+])
+def test_bad_instruction_stops_before_writing(bad, code):
+    """The bad instruction comes after a correct GEMM and before a second STORE: the GEMM's
+    result lands, the error is reported with the instruction's address, nothing after it
+    writes memory."""
+    a, b = operands(3, seed=2)
+    program = gemm_program(3, extra=[
+        bad,
+        encode("STORE", acc_addr=0, rows=3, mem_addr=0x3400, stride=WORD),
+    ])
+    image = image_with(program, a, b)
+    run = run_chip(CONFIG, image, 0)
+    assert run.registers["ERROR_CODE"] == code
+    assert run.registers["ERROR_PC"] == 4 * 16
+    assert run.registers["STATUS"] & 0b110 == 0b110         # DONE and ERROR
+    expected = image.copy()
+    expected[C_ADDR:C_ADDR + 3 * WORD] = 0
+    for i, row in enumerate(matmul_int32(a, b)):
+        expected[C_ADDR + WORD * i:C_ADDR + WORD * i + 16] = row.view(np.uint8)
+    np.testing.assert_array_equal(run.memory[:len(image)], expected)
+    assert not run.memory[len(image):].any()
+
+
+def test_misaligned_program_address():
+    a, b = operands(1)
+    run = run_chip(CONFIG, image_with(gemm_program(1), a, b), 8)
+    assert run.registers["ERROR_CODE"] == ErrorCode.MISALIGNED
+    assert run.registers["ERROR_PC"] == 8
+    assert not run.memory[C_ADDR:C_ADDR + 64].any()
