@@ -21,8 +21,8 @@ from .chip import SystoleChip
 from .config import SystoleConfig
 from .grid import PERow
 from .hier import component_ports, convert_ports
-from .memsys import MemorySubsystem
 from .isa import software_view
+from .memsys import MemorySubsystem
 from .pe import ProcessingElement
 from .regs import register_view
 

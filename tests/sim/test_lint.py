@@ -5,8 +5,7 @@ import subprocess
 import pytest
 
 from systole.hw.config import ArrayConfig, SystoleConfig, preset
-from systole.hw.generate import (build_chip_design, build_design, build_memsys_design,
-                                 write_design)
+from systole.hw.generate import build_chip_design, build_design, build_memsys_design, write_design
 from systole.sim.runner import WAIVERS
 from systole.sim.tools import prepare_simulator
 
