@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint clean
+.PHONY: setup test lint clean membench
 
 setup:
 	@echo "== systole setup: Debian packages: $(APT_PACKAGES)"
@@ -30,7 +30,11 @@ setup:
 	@echo "== systole setup: done"
 
 test:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The memory benchmark of README.md (about 2.5 minutes on 2 cores, most of it Verilator builds).
+membench:
+	$(BIN)/systole membench --json --out results/membench.json
 
 lint:
 	$(BIN)/ruff check .

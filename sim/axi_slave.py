@@ -5,7 +5,8 @@ memory model (:class:`systole.sim.hbm.PseudoChannel`: fixed latency, random late
 HBM timing model) and optional random ``READY`` backpressure. It is simulator-agnostic: an
 adapter calls :meth:`outputs` to get what to drive in the coming cycle and :meth:`step` with
 what it sampled at the clock edge. Adapters: :mod:`systole.sim.axi_amaranth` (Amaranth
-simulator); the cocotb adapter follows the same two calls.
+simulator) and :mod:`systole.sim.axi_cocotb` (cocotb; it sleeps through idle cycles using
+:meth:`AxiSlavePort.next_event`).
 
 Reads with one ID return in request order (AXI4 rule); the model may serve them out of order
 internally, so beats are played back no earlier than the model says and never ahead of an older

@@ -30,7 +30,7 @@ def build_root() -> Path:
 
 
 def config_key(config: SystoleConfig, top: str = "array") -> str:
-    """Short, stable folder name for a configuration and a top (``array`` or ``memsys``)."""
+    """Short, stable folder name for a configuration and a top (``array``, ``memsys``, ...)."""
     digest = hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
     if top == "array":
         a = config.array
@@ -50,11 +50,13 @@ class SimBuild:
     description_path: Path
 
     def run(self, test_module: str, *, env: dict[str, str] | None = None,
-            testcase: str | None = None, name: str = "run") -> tuple[int, int]:
+            testcase: str | None = None, name: str = "run",
+            log_file: Path | None = None) -> tuple[int, int]:
         """Run the cocotb tests of ``test_module``; return (tests, failed).
 
         The design description's path is passed as ``SYSTOLE_DESIGN``; waveforms are written
-        under the build folder when ``SYSTOLE_WAVES=1``.
+        under the build folder when ``SYSTOLE_WAVES=1``. The simulator's output goes to
+        ``log_file`` if given, else to this process's standard output.
         """
         prepare_simulator(self.simulator)
         runner = get_runner(self.simulator)
@@ -66,12 +68,13 @@ class SimBuild:
             build_dir=self.directory / "sim_build", test_dir=test_dir,
             extra_env={"SYSTOLE_DESIGN": str(self.description_path), **(env or {})},
             waves=os.environ.get("SYSTOLE_WAVES") == "1", timescale=TIMESCALE,
-            results_xml=str(test_dir / "results.xml"),
+            results_xml=str(test_dir / "results.xml"), log_file=log_file,
         )
         return get_results(results)
 
 
-def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array") -> SimBuild:
+def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array",
+                  log_file: Path | None = None) -> SimBuild:
     """Generate ``config``'s Verilog into its build folder and compile it for ``simulator``.
 
     Parameters
@@ -81,8 +84,11 @@ def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array") 
     simulator : str
         ``"icarus"`` or ``"verilator"``.
     top : str
-        ``"array"`` (the systolic array) or ``"memsys"`` (DMA, scratch buffer, AXI4 ports).
-        The folder ``build/sim/<simulator>/<key>`` is keyed by top and configuration.
+        A key of :data:`systole.hw.generate.TOPS`: ``"array"`` (the systolic array, default),
+        ``"memsys"`` (DMA, scratch buffer, AXI4 ports), ... The folder
+        ``build/sim/<simulator>/<top>_<config>`` is keyed by top and configuration.
+    log_file : Path, optional
+        Where the simulator's build output goes (default: standard output).
 
     Raises
     ------
@@ -107,5 +113,5 @@ def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array") 
     waves = os.environ.get("SYSTOLE_WAVES") == "1"
     runner = get_runner(simulator)
     runner.build(sources=sources, hdl_toplevel=design.top, build_dir=directory / "sim_build",
-                 build_args=build_args, timescale=TIMESCALE, waves=waves)
+                 build_args=build_args, timescale=TIMESCALE, waves=waves, log_file=log_file)
     return SimBuild(simulator, config, directory, design.top, rtl / f"{design.top}.json")

@@ -44,6 +44,70 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_size(text: str) -> int:
+    """Bytes from ``4194304``, ``4M``, ``512K`` or ``1G`` (binary multiples)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    scale = units.get(text[-1:], 1)
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        value = int(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"size must be bytes like 4194304 or 4M, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive, not {value}")
+    return value
+
+
+def cmd_membench(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from systole.sim.membench import format_report, run_membench, write_json
+
+    try:
+        summary = run_membench(preset=args.preset, channels=args.channels, size=args.size,
+                               patterns=args.pattern, simulator=args.sim, seed=args.seed)
+    except RuntimeError as error:
+        print(f"systole membench: error: {error}", file=sys.stderr)
+        return 1
+    summary["command"] = " ".join(["systole", *args.argv])
+    if args.out:
+        write_json(summary, Path(args.out))
+        print(f"wrote {args.out}", file=sys.stderr)
+    print(json.dumps(summary) if args.json else format_report(summary))
+    return 0
+
+
+def _add_membench_parser(sub) -> None:
+    from systole.sim.hbm import PRESETS
+    from systole.sim.membench import DEFAULT_SIZE, JOBS
+
+    bench = sub.add_parser(
+        "membench", help="DMA bandwidth against the HBM timing model, in RTL simulation",
+        description="Run the memory subsystem's DMA (generated Verilog, cocotb) against the HBM "
+                    "pseudo-channel timing model and report bandwidth as a fraction of the peak "
+                    "(channels x 256 bit x controller clock), refresh overhead and read latency. "
+                    "Progress goes to stderr.")
+    bench.add_argument("--preset", choices=sorted(PRESETS), default="hbm2e",
+                       help="HBM timing preset (default hbm2e)")
+    bench.add_argument("--channels", type=int, choices=[1, 2, 4, 8], default=4,
+                       help="pseudo-channels (AXI4 ports) of the main runs (default 4)")
+    bench.add_argument("--pattern", action="append", choices=[*JOBS, "scaling", "refresh"],
+                       help="run only this pattern (repeatable); default: all, plus channel "
+                            "scaling (1, 2, 4 channels) and refresh (off / all-bank)")
+    bench.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
+                       help="bytes per sequential pattern, e.g. 4M (default 4M; random "
+                            "patterns move a quarter of it)")
+    bench.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                       help="simulator (default verilator)")
+    bench.add_argument("--seed", type=int, default=1, help="seed of the random patterns")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--out", help="also write the JSON to this file")
+    bench.set_defaults(func=cmd_membench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -56,12 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="what to generate: the whole accelerator (default), the systolic "
                           "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
     gen.set_defaults(func=cmd_generate)
+    _add_membench_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (ValueError, TypeError) as error:

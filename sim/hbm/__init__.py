@@ -8,7 +8,7 @@ rules, :mod:`.dram` for the command timing, :mod:`.timing` for parameters and pr
 
 from .check import check_commands
 from .mapping import AddressMap
-from .model import BOUNDARY_BYTES, MAX_BURST_BEATS, MODES, PseudoChannel
+from .model import BOUNDARY_BYTES, MAX_BURST_BEATS, MODES, REFRESH_MODES, PseudoChannel
 from .timing import PRESETS, HBMTiming
 from .types import Command, Completion, HBMStats
 
@@ -23,5 +23,6 @@ __all__ = [
     "MODES",
     "PRESETS",
     "PseudoChannel",
+    "REFRESH_MODES",
     "check_commands",
 ]

@@ -15,7 +15,7 @@ from .types import Command
 __all__ = ["check_commands"]
 
 # Same-cycle order: closing before refreshing before opening before accessing.
-_ORDER = {"PREA": 0, "PRE": 0, "REF": 1, "ACT": 2, "RD": 3, "WR": 3}
+_ORDER = {"PREA": 0, "PRE": 0, "REF": 1, "REFPB": 1, "ACT": 2, "RD": 3, "WR": 3}
 
 
 def check_commands(timing: HBMTiming, commands: Iterable[Command], *,
@@ -37,7 +37,9 @@ def check_commands(timing: HBMTiming, commands: Iterable[Command], *,
         One line per violation, naming the rule and the offending command; empty if the log is
         legal. Checked: bank state (ACT to a closed bank, PRE/RD/WR to the open row), tRCD, tRP,
         tRAS, tRC, tRTP, tWR, tCCD_S/L, tRRD_S/L, tFAW, tRTW, tWTR_S/L, REF only with all banks
-        precharged for tRP, no ACT within tRFC of a REF.
+        precharged for tRP, no ACT within tRFC of a REF; per-bank refresh (REFPB): its bank
+        precharged for tRP, tRRD_S/L after an ACT, tRREFD to the next REFPB or ACT, no ACT to
+        the bank within tRFCpb, every bank once per round of ``banks`` REFPBs.
     """
     t = timing
     never = -(1 << 40)
@@ -51,7 +53,9 @@ def check_commands(timing: HBMTiming, commands: Iterable[Command], *,
     col_bg = [never] * t.bank_groups
     wr_end_bg = [never] * t.bank_groups
     acts: list[int] = []
-    col_any = rd_any = wr_end_any = ref_at = never
+    col_any = rd_any = wr_end_any = ref_at = refpb_any = never
+    refpb_at = [never] * t.banks
+    refresh_round: set[int] = set()
 
     def need(ok: bool, rule: str, cmd: Command) -> None:
         if not ok:
@@ -66,6 +70,8 @@ def check_commands(timing: HBMTiming, commands: Iterable[Command], *,
             need(c.cycle >= last_pre[bank] + t.t_rp, "tRP", c)
             need(c.cycle >= last_act[bank] + t.t_rc, "tRC", c)
             need(c.cycle >= ref_at + t.t_rfc, "tRFC", c)
+            need(c.cycle >= refpb_at[bank] + t.t_rfc_pb, "tRFCpb", c)
+            need(c.cycle >= refpb_any + t.t_rrefd, "tRREFD", c)
             need(c.cycle >= act_bg[c.bank_group] + t.t_rrd_l, "tRRD_L", c)
             need(not acts or c.cycle >= acts[-1] + t.t_rrd_s, "tRRD_S", c)
             need(len(acts) < 4 or c.cycle >= acts[-4] + t.t_faw, "tFAW", c)
@@ -81,6 +87,19 @@ def check_commands(timing: HBMTiming, commands: Iterable[Command], *,
                 need(c.cycle >= last_wr_end[b] + t.t_wr, "tWR", c)
                 open_row.pop(b, None)
                 last_pre[b] = c.cycle
+        elif c.kind == "REFPB":
+            need(bank not in open_row, "REFPB to an open bank", c)
+            need(c.cycle >= last_pre[bank] + t.t_rp, "tRP before REFPB", c)
+            need(c.cycle >= last_act[bank] + t.t_rc, "tRC before REFPB", c)
+            need(c.cycle >= refpb_at[bank] + t.t_rfc_pb, "tRFCpb", c)
+            need(c.cycle >= refpb_any + t.t_rrefd, "tRREFD", c)
+            need(not acts or c.cycle >= acts[-1] + t.t_rrd_s, "tRRD_S before REFPB", c)
+            need(c.cycle >= act_bg[c.bank_group] + t.t_rrd_l, "tRRD_L before REFPB", c)
+            if not refresh_round:
+                refresh_round = set(range(t.banks))
+            need(bank in refresh_round, "REFPB twice in one round", c)
+            refresh_round.discard(bank)
+            refpb_at[bank] = refpb_any = c.cycle
         elif c.kind == "REF":
             need(not open_row, "REF with an open bank", c)
             need(c.cycle >= max(last_pre) + t.t_rp, "tRP before REF", c)

@@ -30,9 +30,13 @@ class DramState:
         Counters updated in place (row hits/misses/conflicts, commands, refreshes).
     log : list of Command or None
         Command log to append to, or ``None`` for no log.
+    per_bank_refresh : bool
+        Refresh is due every ``t_refi_pb`` (:meth:`refresh_bank`) rather than every ``t_refi``
+        (:meth:`refresh`).
     """
 
-    def __init__(self, timing: HBMTiming, stats: HBMStats, log: list[Command] | None) -> None:
+    def __init__(self, timing: HBMTiming, stats: HBMStats, log: list[Command] | None, *,
+                 per_bank_refresh: bool = False) -> None:
         self.timing = timing
         self.stats = stats
         self.log = log
@@ -55,7 +59,10 @@ class DramState:
         self.last_write: bool | None = None
         #: Column command of the last burst: when the controller picks the next one.
         self.decision = 0
-        self.next_refresh = timing.t_refi
+        self.next_refresh = timing.t_refi_pb if per_bank_refresh else timing.t_refi
+        #: Banks not yet refreshed in the current per-bank refresh round.
+        self.refresh_round: set[int] = set()
+        self.last_ref_pb = _NEVER
         self.last_beat = {False: -1, True: -1}
 
     def refresh(self, decision: int) -> None:
@@ -84,6 +91,48 @@ class DramState:
             self.stats.refreshes += 1
             self.stats.refresh_cycles += -(-t.t_rfc // t.clock_ratio)
             self.next_refresh += t.t_refi
+
+    def refresh_bank(self, decision: int, next_use: dict[int, int]) -> None:
+        """Issue every per-bank refresh due at or before DRAM cycle ``decision``.
+
+        Each refreshes one bank not yet refreshed in the current round (every bank once per
+        ``banks`` refreshes, in any order, as JEDEC allows), the one whose next use is farthest
+        away as far as the controller can see: ``next_use`` maps a flat bank to the queue
+        position of the first request that needs it. Banks no queued request needs go first,
+        the one used last among them (a stream has just left it and returns to it last). The
+        bank is precharged if open (PRE), refreshed ``tRP`` later (REFPB) and blocked for
+        ``tRFCpb``; the other banks keep serving. REFPB keeps ``tRRD_S``/``tRRD_L`` after the
+        last ACT, and the next REFPB or ACT waits ``tRREFD``.
+        """
+        t = self.timing
+        log = self.log
+        while self.next_refresh <= decision:
+            if not self.refresh_round:
+                self.refresh_round = set(range(t.banks))
+            due = self.next_refresh
+            pre_ready = self.pre_ready
+            bank = max(self.refresh_round,
+                       key=lambda b: (next_use.get(b, 1 << 30), pre_ready[b], -b))
+            self.refresh_round.discard(bank)
+            bg = self.bg_of[bank]
+            in_group = bank % t.banks_per_group
+            ref = due
+            if self.open_row[bank] is not None:
+                pre = max(due, pre_ready[bank])
+                if log is not None:
+                    log.append(Command(pre, "PRE", bg, in_group, self.open_row[bank]))
+                self.stats.precharges += 1
+                ref = pre + t.t_rp
+            ref = max(ref, self.act_ready[bank], self.last_act + t.t_rrd_s,
+                      self.last_act_bg[bg] + t.t_rrd_l, self.last_ref_pb + t.t_rrefd)
+            if log is not None:
+                log.append(Command(ref, "REFPB", bg, in_group, -1))
+            self.open_row[bank] = None
+            self.act_ready[bank] = ref + t.t_rfc_pb
+            self.last_ref_pb = ref
+            self.stats.refreshes += 1
+            self.stats.refresh_cycles += -(-t.t_rfc_pb // t.clock_ratio)
+            self.next_refresh += t.t_refi_pb
 
     def is_hit(self, segments: list[tuple[int, int]]) -> bool:
         """Whether every ``(flat_bank, row)`` of a burst is already open."""
@@ -132,7 +181,8 @@ class DramState:
                 if log is not None:
                     log.append(Command(pre, "PRE", bg, flat % per_group, current))
             act = max(act_ready[flat], arrival, self.last_act + t.t_rrd_s,
-                      self.last_act_bg[bg] + t.t_rrd_l, self.faw[0] + t.t_faw)
+                      self.last_act_bg[bg] + t.t_rrd_l, self.faw[0] + t.t_faw,
+                      self.last_ref_pb + t.t_rrefd)
             if log is not None:
                 log.append(Command(act, "ACT", bg, flat % per_group, row))
             s.activates += 1

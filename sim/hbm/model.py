@@ -15,13 +15,21 @@ Scheduler (``mode="timing"``)
     ACT/PRE may be issued before the decision time (the controller opens rows for queued requests
     in the background, as HBM's separate row-command bus allows) but never before the request
     arrived. Pages stay open until a conflicting request or a refresh closes them (open-page
-    policy). An all-bank refresh (PREA, then REF blocking every bank for tRFC) is inserted at the
-    first decision time at or after each multiple of tREFI.
+    policy). Refresh commands are inserted at the first decision time at or after they are due:
+
+    * ``refresh="per-bank"`` (default where the preset supports it, as all presets do): every
+      tREFIpb one bank is precharged and refreshed (REFPB) and blocked for tRFCpb while the other
+      fifteen keep serving; the controller picks a bank that no queued request needs
+      (:meth:`~systole.sim.hbm.dram.DramState.refresh_bank`). Costs a sequential stream well
+      under 1 % of peak.
+    * ``refresh="all-bank"``: every tREFI all banks are precharged (PREA) and refreshed (REF),
+      blocking the channel for tRFC: costs about tRFC / tREFI (9 % on HBM2E).
+    * ``refresh="off"``: no refresh (to measure its cost).
 
 Timing rules applied (nCK): tRCD, tRP, tRAS, tRC = tRAS + tRP, tCCD_S/tCCD_L between column
 commands, tRRD_S/tRRD_L and tFAW between ACTs, tRTW (RD to WR), tWTR_S/tWTR_L (end of write data
-to RD), tRTP and tWR (to PRE), tRFC/tREFI. Not modelled: row-command bus slot conflicts between
-PRE and ACT, per-bank refresh, power-down, tRCDRD != tRCDWR.
+to RD), tRTP and tWR (to PRE), tRFC/tREFI, tRFCpb/tREFIpb/tRREFD. Not modelled: row-command bus
+slot conflicts between PRE and ACT, refresh postponement, power-down, tRCDRD != tRCDWR.
 
 Interface timing
     Everything at the interface is in controller cycles. A request submitted at cycle ``c`` is
@@ -41,6 +49,7 @@ responses for one ID uses ``window=1`` or reorders by tag.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import Any
 
@@ -51,7 +60,7 @@ from .mapping import AddressMap
 from .timing import HBMTiming
 from .types import Command, Completion, HBMStats
 
-__all__ = ["PseudoChannel", "MAX_BURST_BEATS", "BOUNDARY_BYTES", "MODES"]
+__all__ = ["PseudoChannel", "MAX_BURST_BEATS", "BOUNDARY_BYTES", "MODES", "REFRESH_MODES"]
 
 #: Longest burst accepted, in controller beats.
 MAX_BURST_BEATS = 16
@@ -59,6 +68,10 @@ MAX_BURST_BEATS = 16
 BOUNDARY_BYTES = 4096
 #: Accepted values of ``mode``.
 MODES = ("timing", "fixed", "random")
+#: Accepted values of ``refresh``.
+REFRESH_MODES = ("per-bank", "all-bank", "off")
+#: Queued requests the controller looks at when it picks a bank to refresh.
+REFRESH_LOOKAHEAD = 64
 
 class _Request:
     __slots__ = ("issue", "visible", "addr", "nbytes", "write", "tag", "banks", "segments")
@@ -73,6 +86,20 @@ class _Request:
         self.tag = tag
         self.banks = banks
         self.segments = segments
+
+
+def _refresh_mode(timing: HBMTiming, refresh: str | bool | None) -> str:
+    if refresh is None:
+        return "per-bank" if timing.per_bank_refresh else "all-bank"
+    if isinstance(refresh, bool):
+        return "all-bank" if refresh else "off"
+    if refresh not in REFRESH_MODES:
+        raise ValueError(f"PseudoChannel: refresh must be one of {REFRESH_MODES}, a bool or "
+                         f"None, got {refresh!r}")
+    if refresh == "per-bank" and not timing.per_bank_refresh:
+        raise ValueError(f"PseudoChannel: refresh 'per-bank' needs t_rfc_pb in the timing "
+                         f"({timing.name} has none)")
+    return refresh
 
 
 def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
@@ -101,8 +128,10 @@ class PseudoChannel:
         FR-FCFS look-ahead: how many of the oldest requests may be reordered (1 = FCFS).
     bg_interleave : bool
         Address layout, see :mod:`systole.sim.hbm.mapping`.
-    refresh : bool
-        Model all-bank refresh (turn off to measure its cost).
+    refresh : str or bool or None
+        One of :data:`REFRESH_MODES`: ``"per-bank"``, ``"all-bank"`` or ``"off"`` (see the
+        module docstring). ``None``: per-bank if ``timing`` supports it, else all-bank.
+        ``False`` means ``"off"`` and ``True`` ``"all-bank"`` (the model's first API).
     fixed_latency, max_extra_latency, max_gap : int
         Knobs of the ``fixed`` and ``random`` modes, in controller cycles.
     seed : int
@@ -124,7 +153,8 @@ class PseudoChannel:
     """
 
     def __init__(self, timing: HBMTiming, *, mode: str = "timing", window: int = 8,
-                 bg_interleave: bool = True, refresh: bool = True, fixed_latency: int = 16,
+                 bg_interleave: bool = True, refresh: str | bool | None = None,
+                 fixed_latency: int = 16,
                  max_extra_latency: int = 16, max_gap: int = 2, seed: int = 0,
                  record_commands: bool = False) -> None:
         if not isinstance(timing, HBMTiming):
@@ -139,7 +169,7 @@ class PseudoChannel:
         self.max_extra_latency = _check_int(owner, "max_extra_latency", max_extra_latency, 0)
         self.max_gap = _check_int(owner, "max_gap", max_gap, 0)
         self.seed = _check_int(owner, "seed", seed, 0)
-        self.refresh = bool(refresh)
+        self.refresh = _refresh_mode(timing, refresh)
         self.address_map = AddressMap(timing, bg_interleave=bg_interleave)
         self.stats = HBMStats()
         self._rng = np.random.default_rng(seed)
@@ -147,7 +177,8 @@ class PseudoChannel:
         self._queue: deque[_Request] = deque()
         self._min_submit = 0
         self._last_submit = 0
-        self._dram = DramState(timing, self.stats, self._log)
+        self._dram = DramState(timing, self.stats, self._log,
+                               per_bank_refresh=self.refresh == "per-bank")
         self._bypass = 0
         self._last_beat = {False: -1, True: -1}
 
@@ -318,7 +349,7 @@ class PseudoChannel:
             decision = max(dram.decision, q[0].visible)
             if decision >= limit:
                 break
-            if self.refresh and decision >= dram.next_refresh:
+            if self.refresh == "all-bank" and decision >= dram.next_refresh:
                 dram.refresh(decision)
             index = self._choose(decision)
             req = q[index]
@@ -326,7 +357,22 @@ class PseudoChannel:
             beats = dram.issue(write=req.write, arrival=req.visible, banks=req.banks,
                                segments=req.segments)
             out.append(self._complete(req, beats))
+            # A per-bank refresh goes after this decision's burst, whose ACTs it must not delay.
+            if self.refresh == "per-bank" and decision >= dram.next_refresh:
+                dram.refresh_bank(decision, self._next_use(decision, req))
         return out
+
+    def _next_use(self, decision: int, current: _Request) -> dict[int, int]:
+        """Flat bank -> queue position of the first of the oldest ``REFRESH_LOOKAHEAD``
+        requests arrived by ``decision`` that needs it, -1 for the banks of ``current`` (the
+        burst being served): what the controller knows when it picks a bank to refresh."""
+        first: dict[int, int] = {flat: -1 for flat, _ in current.segments}
+        for index, req in enumerate(itertools.islice(self._queue, REFRESH_LOOKAHEAD)):
+            if req.visible > decision:
+                break
+            for flat, _ in req.segments:
+                first.setdefault(flat, index)
+        return first
 
     def _choose(self, decision: int) -> int:
         """FR-FCFS pick among the ``window`` oldest arrived requests (index into the queue)."""

@@ -14,6 +14,12 @@ Sources for the presets (see :data:`PRESETS`):
   3.6 Gb/s): same organisation as HBM2 at 3.2 Gb/s per pin.
 - JEDEC JESD238 (HBM3) and the Synopsys HBM3 overview: 6.4 Gb/s per pin, 32-bit pseudo-channels
   with burst length 8 (still 32 bytes per column access).
+- Per-bank refresh: the JESD235 family defines a single-bank refresh (REFSB; HBM3 calls it
+  REFpb) next to the all-bank REFab. Every preset uses tRFCpb = 160 ns, tREFIpb = tREFI / 16
+  banks (243.75 ns) and tRREFD = 8 ns (REFpb to REFpb or ACT of another bank), the values of
+  Ramulator 2's HBM2 and HBM3 models (``nRFCSB`` = 160 and ``nRRefD`` = 8 at tCK = 1 ns; its
+  tREFISB table gives 243.8 ns for 16-bank parts). tREFIpb is rounded down, so every bank is
+  refreshed at least as often as all-bank refresh would.
 - Array timings of the HBM2 set follow the public DRAMsim3 configuration
   ``configs/HBM2_8Gb_x128.ini`` (tCK = 1 ns: CL 14, WL 4, tRCD 14, tRP 14, tRAS 34, tRRD_S/L 4/6,
   tFAW 30, tWR 16, tRTP 4, tWTR_S/L 6/8, tRFC 260, tREFI 3900). The tRFC-by-density table
@@ -83,6 +89,11 @@ class HBMTiming:
         RD to PRE; end of write data to PRE (write recovery); nCK.
     t_refi, t_rfc : int
         All-bank refresh interval and the time one refresh blocks the channel; nCK.
+    t_refi_pb, t_rfc_pb, t_rrefd : int
+        Per-bank refresh: interval between two per-bank refreshes (each to another bank, every
+        bank once per round of ``banks`` refreshes), the time one blocks its bank, and the
+        minimum distance from a per-bank refresh to the next one or to an ACT of another bank;
+        nCK. All 0: the part has no per-bank refresh.
     ctrl_latency : int
         Controller front-end pipeline (address decode, queue insert) in controller cycles: a
         request submitted at cycle ``c`` is first seen by the scheduler at ``c + ctrl_latency``.
@@ -124,6 +135,9 @@ class HBMTiming:
     t_wr: int
     t_refi: int
     t_rfc: int
+    t_refi_pb: int = 0
+    t_rfc_pb: int = 0
+    t_rrefd: int = 0
     ctrl_latency: int = 0
 
     def __post_init__(self) -> None:
@@ -188,6 +202,16 @@ class HBMTiming:
             self._fail("t_rtw", f"must be >= t_cl + burst - t_wl ({min_rtw}) to keep data apart")
         if self.t_refi <= self.t_rfc:
             self._fail("t_refi", f"must be > t_rfc ({self.t_rfc})")
+        per_bank = (self.t_refi_pb, self.t_rfc_pb, self.t_rrefd)
+        if any(per_bank) and not all(per_bank):
+            self._fail("t_rfc_pb", "t_refi_pb and t_rrefd must be all set (per-bank refresh) "
+                       f"or all 0 (t_refi_pb={self.t_refi_pb}, t_rrefd={self.t_rrefd})")
+        if self.t_rfc_pb:
+            if self.t_rfc_pb > self.t_rfc:
+                self._fail("t_rfc_pb", f"must be <= t_rfc ({self.t_rfc})")
+            if self.t_refi_pb * self.banks > self.t_refi:
+                self._fail("t_refi_pb", f"x {self.banks} banks must be <= t_refi ({self.t_refi}) "
+                           "so that every bank is refreshed as often as with all-bank refresh")
 
     # Derived quantities ----------------------------------------------------------------------
 
@@ -230,6 +254,11 @@ class HBMTiming:
     def t_rc(self) -> int:
         """ACT to ACT in the same bank (tRAS + tRP), nCK."""
         return self.t_ras + self.t_rp
+
+    @property
+    def per_bank_refresh(self) -> bool:
+        """Whether the part supports per-bank refresh (``t_rfc_pb`` set)."""
+        return self.t_rfc_pb > 0
 
     @property
     def capacity_bytes(self) -> int:
@@ -280,6 +309,7 @@ def _preset(name: str, *, dram_clock_mhz: int, controller_clock_mhz: int, dq_bit
         t_ccd_s=2, t_ccd_l=4, t_rrd_s=c(4), t_rrd_l=c(6), t_faw=c(30),
         t_rtw=t_cl + burst_cycles + 2 - t_wl, t_wtr_s=c(6), t_wtr_l=c(8),
         t_rtp=c(4), t_wr=c(16), t_refi=c(3900), t_rfc=c(t_rfc_ns),
+        t_refi_pb=c(3900) // 16, t_rfc_pb=c(160), t_rrefd=c(8),
         ctrl_latency=2,
     )
 
@@ -294,6 +324,9 @@ def _preset(name: str, *, dram_clock_mhz: int, controller_clock_mhz: int, dq_bit
 #: hbm2e   3.2      1600   64    BL4 (DDR)   256 @ 800   25.6          350 ns (8 Gb/ch)
 #: hbm3    6.4      1600   32    BL8 (4/CK)  256 @ 800   25.6          350 ns (8 Gb/ch)
 #: ======  =======  =====  ====  ==========  ==========  ============  ===============
+#:
+#: Every preset supports per-bank refresh (tRFCpb 160 ns every tREFI / 16), which
+#: :class:`~systole.sim.hbm.PseudoChannel` uses by default.
 PRESETS: dict[str, HBMTiming] = {
     "hbm2": _preset("hbm2", dram_clock_mhz=1000, controller_clock_mhz=500, dq_bits=64,
                     burst_length=4, transfers_per_clock=2, rows=16384, t_rfc_ns=260,

@@ -54,7 +54,8 @@ class Command(NamedTuple):
     cycle : int
         DRAM command-clock cycle (not controller cycles).
     kind : str
-        ``"ACT"``, ``"PRE"``, ``"PREA"``, ``"RD"``, ``"WR"`` or ``"REF"``.
+        ``"ACT"``, ``"PRE"``, ``"PREA"``, ``"RD"``, ``"WR"``, ``"REF"`` (all-bank) or
+        ``"REFPB"`` (per-bank).
     bank_group, bank : int
         Target; -1 for all-bank commands.
     row : int
@@ -83,7 +84,9 @@ class HBMStats:
     turnarounds : int
         Switches between reading and writing.
     refresh_cycles : int
-        Controller cycles the channel was blocked by refresh (refreshes x ceil(tRFC / ratio)).
+        Controller cycles of refresh: refreshes x ceil(tRFC / ratio) with all-bank refresh
+        (the channel is blocked), refreshes x ceil(tRFCpb / ratio) with per-bank refresh (one
+        bank is).
     busy_cycles : int
         Controller cycles carrying a data beat.
     """
