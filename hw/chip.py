@@ -64,6 +64,10 @@ class SystoleChip(wiring.Component):
         m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False)
         m.submodules.store_dma = store_dma = DmaEngine(bmap.store_memory, store=True)
         m.submodules.buffers = buffers = ChipBuffers(cfg)
+        # For testbenches that observe the blocks (token traffic, unit states).
+        self.parts = {"sequencer": seq, "tokens": tokens, "load_unit": load_unit,
+                      "store_unit": store_unit, "compute": compute, "load_dma": load_dma,
+                      "store_dma": store_dma, "csr": csr}
 
         # Host interface.
         wiring.connect(m, wiring.flipped(self.csr), csr.bus)

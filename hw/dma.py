@@ -18,11 +18,12 @@ import enum
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import exact_log2
+from amaranth.utils import ceil_log2, exact_log2
 
 from .addrmap import AddressMap
 from .config import MemoryConfig
 from .dma_channel import (
+    TAG_BITS,
     BufferReadSignature,
     BufferWriteSignature,
     ReadChannel,
@@ -75,7 +76,7 @@ class DmaEngine(wiring.Component):
     -------
     cmd : In(stream.Signature(descriptor_layout(config)))
         Descriptors; the next is accepted as soon as the previous one's last burst is issued
-        (up to four descriptors awaiting their status).
+        (up to ``2**TAG_BITS`` descriptors awaiting their status).
     status : Out(stream.Signature(status_layout()))
         One per descriptor, in order: a :class:`DmaError` code. ``RESP`` is reported on the
         first status after a channel saw a non-OKAY response.
@@ -151,24 +152,29 @@ class DmaEngine(wiring.Component):
             m.d.comb += channel.cmd.payload.eq(burst)
 
         # Completion tracking. Descriptors are split back to back: the next one starts while
-        # the previous one's bursts are still in flight. Each descriptor leaves a marker with
-        # the running count of bursts issued up to and including its own; its status is due
-        # once that many bursts have completed (channels complete in any order across each
-        # other, so a count, not a tag, decides).
-        count_width = 16
-        issued = Signal(count_width)
-        completed = Signal(count_width)
-        marker_layout = data.StructLayout({"boundary": count_width, "error": 3})
+        # the previous one's bursts are still in flight, and channels finish bursts in any
+        # order. Each descriptor in flight owns a tag (its slot among MARKERS); every burst
+        # carries it, and a per-tag counter of unfinished bursts tells when the descriptor is
+        # complete. Statuses leave in descriptor order (the marker FIFO).
+        slots = 1 << TAG_BITS
+        count_width = ceil_log2(cfg.channels * cfg.outstanding + 2) + 1
+        unfinished = [Signal(count_width, name=f"unfinished{s}") for s in range(slots)]
+        split_tag = Signal(TAG_BITS)      # tag of the descriptor being split
+        head_tag = Signal(TAG_BITS)       # tag of the oldest descriptor awaiting its status
+        marker_layout = data.StructLayout({"error": 3})
         m.submodules.markers = markers = fifo.SyncFIFOBuffered(width=marker_layout.size,
-                                                               depth=4)
+                                                               depth=slots)
         marker_in = data.View(marker_layout, markers.w_data)
         marker = data.View(marker_layout, markers.r_data)
-        done_pulses = [ch.done for ch in self._channels]
-        m.d.sync += completed.eq(completed + sum(done_pulses))
-        # completed >= boundary, modulo 2**count_width (far fewer bursts are ever in flight).
-        reached = ~(completed - marker.boundary)[count_width - 1]
+        m.d.comb += burst.tag.eq(split_tag)
+        issue = Signal()
+        for tag, count in enumerate(unfinished):
+            finished = sum((ch.done & (ch.done_tag == tag)) for ch in self._channels)
+            started = issue & (split_tag == tag)
+            m.d.sync += count.eq(count + started - finished)
+        head_done = Array(unfinished)[head_tag] == 0
         any_error = Cat(ch.error for ch in self._channels).any()
-        with m.If(markers.r_rdy & reached):
+        with m.If(markers.r_rdy & head_done):
             m.d.comb += [
                 self.status.valid.eq(1),
                 self.status.payload.error.eq(
@@ -177,11 +183,14 @@ class DmaEngine(wiring.Component):
             ]
             with m.If(self.status.ready):
                 m.d.comb += markers.r_en.eq(1)
+                m.d.sync += head_tag.eq(head_tag + 1)
                 for channel in self._channels:
                     m.d.comb += channel.clear.eq(1)
 
-        def finish(code, boundary):
-            return [markers.w_en.eq(1), marker_in.boundary.eq(boundary), marker_in.error.eq(code)]
+        def finish(code):
+            """The descriptor's marker (all its bursts issued): take the next tag."""
+            m.d.sync += split_tag.eq(split_tag + 1)
+            return [markers.w_en.eq(1), marker_in.error.eq(code)]
 
         beat_mask = cfg.data_bytes - 1
         with m.FSM():
@@ -202,13 +211,13 @@ class DmaEngine(wiring.Component):
                 empty = (desc.rows == 0) | (desc.row_bytes == 0)
                 m.next = "IDLE"
                 with m.If(misaligned):
-                    m.d.comb += finish(DmaError.ALIGN, issued)
+                    m.d.comb += finish(DmaError.ALIGN)
                 with m.Elif(empty):
-                    m.d.comb += finish(DmaError.NONE, issued)
+                    m.d.comb += finish(DmaError.NONE)
                 with m.Elif(extent > cfg.size):
-                    m.d.comb += finish(DmaError.MEM_RANGE, issued)
+                    m.d.comb += finish(DmaError.MEM_RANGE)
                 with m.Elif(buf_extent > cfg.buffer_depth):
-                    m.d.comb += finish(DmaError.BUF_RANGE, issued)
+                    m.d.comb += finish(DmaError.BUF_RANGE)
                 with m.Else():
                     m.d.sync += [
                         row_addr.eq(desc.mem_addr), col.eq(0),
@@ -219,14 +228,14 @@ class DmaEngine(wiring.Component):
                 for index, channel in enumerate(self._channels):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
-                    m.d.sync += [buf_ptr.eq(buf_ptr + (nbytes >> beat_bits)),
-                                 issued.eq(issued + 1)]
+                    m.d.comb += issue.eq(1)
+                    m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
                     with m.If(nbytes == remaining):
                         m.d.sync += [col.eq(0), row_addr.eq(row_addr + desc.stride),
                                      rows_left.eq(rows_left - 1)]
                         with m.If(rows_left == 1):
                             # The FSM only accepts a descriptor when a marker slot is free.
-                            m.d.comb += finish(DmaError.NONE, issued + 1)
+                            m.d.comb += finish(DmaError.NONE)
                             m.next = "IDLE"
                     with m.Else():
                         m.d.sync += col.eq(col + nbytes)

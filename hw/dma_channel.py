@@ -15,7 +15,10 @@ from amaranth.lib.wiring import In, Out
 from .axi import BURST_INCR, RESP_OKAY, AxiSignature
 from .config import MemoryConfig
 
-__all__ = ["burst_layout", "BufferWriteSignature", "BufferReadSignature",
+#: Bits of the descriptor tag a burst carries back to the engine on completion.
+TAG_BITS = 2
+
+__all__ = ["TAG_BITS", "burst_layout", "BufferWriteSignature", "BufferReadSignature",
            "ReadChannel", "WriteChannel"]
 
 
@@ -25,6 +28,7 @@ def burst_layout(config: MemoryConfig) -> data.StructLayout:
         "addr": config.axi.addr_width,
         "len": 4,                                  # beats - 1, at most 15
         "buf_addr": config.buffer_addr_width,
+        "tag": TAG_BITS,                           # which descriptor the burst belongs to
     })
 
 
@@ -45,7 +49,7 @@ class BufferReadSignature(wiring.Signature):
 
 
 def _meta_layout(config: MemoryConfig) -> data.StructLayout:
-    return data.StructLayout({"len": 4, "buf_addr": config.buffer_addr_width})
+    return data.StructLayout({"len": 4, "buf_addr": config.buffer_addr_width, "tag": TAG_BITS})
 
 
 def _address_beat(config: MemoryConfig, ax, cmd) -> list:
@@ -69,6 +73,8 @@ class ReadChannel(wiring.Component):
         No burst accepted and unfinished.
     done : Out(1)
         Pulses when a burst's last beat is written to the buffer.
+    done_tag : Out(TAG_BITS)
+        The ``tag`` of that burst.
     error : Out(1)
         An R beat had a non-OKAY response or a misplaced ``last``; sticky until ``clear``.
     clear : In(1)
@@ -87,6 +93,7 @@ class ReadChannel(wiring.Component):
             "buf": Out(BufferWriteSignature(config)),
             "idle": Out(1),
             "done": Out(1),
+            "done_tag": Out(TAG_BITS),
             "error": Out(1),
             "clear": In(1),
         })
@@ -108,6 +115,7 @@ class ReadChannel(wiring.Component):
         m.d.comb += [
             pushed.len.eq(self.cmd.payload.len),
             pushed.buf_addr.eq(self.cmd.payload.buf_addr),
+            pushed.tag.eq(self.cmd.payload.tag),
             inflight.w_en.eq(cmd_accept),
         ]
         with m.If(cmd_accept):
@@ -126,7 +134,7 @@ class ReadChannel(wiring.Component):
                 self.buf.data.eq(r.payload.data),
             ]
             with m.If(last_beat):
-                m.d.comb += [inflight.r_en.eq(1), self.done.eq(1)]
+                m.d.comb += [inflight.r_en.eq(1), self.done.eq(1), self.done_tag.eq(head.tag)]
                 m.d.sync += beat.eq(0)
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
@@ -160,6 +168,8 @@ class WriteChannel(wiring.Component):
         Every accepted burst has had its B response.
     done : Out(1)
         Pulses when a burst's B response arrives.
+    done_tag : Out(TAG_BITS)
+        The ``tag`` of that burst.
     error : Out(1)
         A B response was not OKAY; sticky until ``clear``.
     clear : In(1)
@@ -180,6 +190,7 @@ class WriteChannel(wiring.Component):
             "buf": Out(BufferReadSignature(config)),
             "idle": Out(1),
             "done": Out(1),
+            "done_tag": Out(TAG_BITS),
             "error": Out(1),
             "clear": In(1),
         })
@@ -204,6 +215,7 @@ class WriteChannel(wiring.Component):
         m.d.comb += [
             pushed.len.eq(self.cmd.payload.len),
             pushed.buf_addr.eq(self.cmd.payload.buf_addr),
+            pushed.tag.eq(self.cmd.payload.tag),
             pending.w_en.eq(cmd_accept),
         ]
         with m.If(cmd_accept):
@@ -212,7 +224,14 @@ class WriteChannel(wiring.Component):
             m.d.sync += aw.valid.eq(0)
 
         b_accept = b.valid & b.ready
-        m.d.comb += [b.ready.eq(1), self.done.eq(b_accept)]
+        # B responses come in AW order: a FIFO of tags names the burst each one finishes.
+        m.submodules.b_tags = b_tags = fifo.SyncFIFOBuffered(width=TAG_BITS,
+                                                             depth=cfg.outstanding)
+        m.d.comb += [
+            b_tags.w_data.eq(self.cmd.payload.tag), b_tags.w_en.eq(cmd_accept),
+            b_tags.r_en.eq(b_accept),
+            b.ready.eq(1), self.done.eq(b_accept), self.done_tag.eq(b_tags.r_data),
+        ]
         with m.If(cmd_accept & ~b_accept):
             m.d.sync += awaiting.eq(awaiting + 1)
         with m.Elif(b_accept & ~cmd_accept):

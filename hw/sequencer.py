@@ -137,6 +137,9 @@ class Sequencer(wiring.Component):
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
         m.d.comb += self.instr.addr.eq(half * half_words + word)
+        # Observable state for testbenches.
+        self.debug = {"pc": pc, "full": full, "fetching": fetching, "fetch_pc": fetch_pc,
+                      "half": half, "word": word, "running": running, "stopping": stopping}
 
         opcode = header.opcode
         rows = Mux(opcode == Opcode.MATMUL, ops.matmul.rows,

@@ -62,11 +62,13 @@ def make_model(config: MemoryConfig, mode: str, *, preset: str = "hbm2e", seed: 
 
 def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                mode: str = "fixed", ready_probability: float = 1.0, seed: int = 0,
-               max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None
+               max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None,
+               latencies: list[int] | None = None, status_cycles: list[int] | None = None
                ) -> tuple[np.ndarray, list[int], int]:
     """Run ``tiles`` in order; return the final global image, the status codes and the cycle
     count. Runs of same-direction tiles are queued back to back; a change of direction waits
-    for all earlier statuses."""
+    for all earlier statuses. ``latencies`` sets each channel's fixed latency;
+    ``status_cycles`` (a list) receives the cycle each status was taken."""
     dut = MemorySubsystem(config)
     locals_ = split_image(config, image.copy())
     amap = AddressMap(config)
@@ -74,7 +76,9 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
     if fault_range is not None:   # global [lo, hi) within one granule answers SLVERR
         lo, hi = fault_range
         faults[amap.channel(lo)] = (amap.local(lo), amap.local(hi - 1) + 1)
-    ports = [AxiSlavePort(local, config.data_bytes, make_model(config, mode, seed=seed + c),
+    latencies = latencies or [8] * config.channels
+    ports = [AxiSlavePort(local, config.data_bytes,
+                          make_model(config, mode, seed=seed + c, latency=latencies[c]),
                           ready_probability=ready_probability, seed=seed + 100 + c,
                           fault_range=faults[c])
              for c, local in enumerate(locals_)]
@@ -99,8 +103,12 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                 # Statuses of already finished tiles are taken while we keep feeding.
                 while ctx.get(status.valid) and len(results) < len(run):
                     results.append(int((await stream_get(ctx, status)).error))
+                    if status_cycles is not None:
+                        status_cycles.append(cycles[0])
             while len(results) < len(run):
                 results.append(int((await stream_get(ctx, status)).error))
+                if status_cycles is not None:
+                    status_cycles.append(cycles[0])
             statuses.extend(results)
         # Let the last write responses settle before reading the image.
         for _ in range(4):

@@ -108,6 +108,52 @@ def _add_membench_parser(sub) -> None:
     bench.set_defaults(func=cmd_membench)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import json
+
+    from systole.hw.config import preset
+    from systole.run import run_gemm
+
+    config = preset(args.preset)
+    for name in ("m", "k", "n"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, not {getattr(args, name)}")
+    report = run_gemm(config, args.m, args.k, args.n, seed=args.seed, sim=args.sim,
+                      hbm=args.hbm, mode=args.memory, max_cycles=args.max_cycles,
+                      quiet=False)
+    print(json.dumps(report.to_dict()) if args.json else report.text())
+    return 0 if report.ok else 1
+
+
+def _add_run_parser(sub) -> None:
+    from systole.hw.config import PRESETS
+    from systole.sim.hbm import PRESETS as HBM_PRESETS
+
+    run = sub.add_parser(
+        "run", help="a random GEMM through the whole generated chip, checked bit for bit",
+        description="Compile a random int8 GEMM (A is M x K, B is K x N), simulate the whole "
+                    "generated chip with the HBM memory model, check C against numpy and the "
+                    "final memory image against the golden model, and print cycles, MACs, "
+                    "array utilisation and bytes moved. Exit code 1 when anything differs.")
+    run.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                     help="chip configuration (default: default)")
+    run.add_argument("--m", type=int, required=True, help="rows of A and C")
+    run.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
+    run.add_argument("--n", type=int, required=True, help="columns of B and C")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random operands")
+    run.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                     help="simulator (default verilator)")
+    run.add_argument("--hbm", choices=sorted(HBM_PRESETS), default="hbm2e",
+                     help="HBM timing preset of the memory model (default hbm2e)")
+    run.add_argument("--memory", choices=["timing", "fixed", "random"], default="timing",
+                     help="memory model: HBM timing (default), fixed or random latency")
+    run.add_argument("--max-cycles", type=int, default=5_000_000,
+                     help="watchdog: give up after this many cycles")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object on stdout (progress still goes to stderr)")
+    run.set_defaults(func=cmd_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -120,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="what to generate: the whole accelerator (default), the systolic "
                           "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
     gen.set_defaults(func=cmd_generate)
+    _add_run_parser(sub)
     _add_membench_parser(sub)
     return parser
 

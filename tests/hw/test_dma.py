@@ -120,3 +120,19 @@ def test_slave_error_is_reported():
     final, statuses, _ = run_memsys(CONFIG, image, [bad, Tile(8192, 1, 256, 256, 0)],
                                     fault_range=(1024, 1056))
     assert statuses == [DmaError.RESP, DmaError.NONE]
+
+
+def test_status_waits_for_its_own_bursts():
+    """A descriptor on a slow channel followed by one on a fast channel: the second finishes
+    first, but the first one's status must still wait for its own data (a store of the
+    buffer right after the statuses sees the loaded data)."""
+    image = np.random.default_rng(7).integers(0, 256, CONFIG.size, dtype=np.uint8)
+    slow = Tile(0, 1, 256, 256, 0)               # granule 0: channel 0
+    fast = Tile(256, 1, 256, 256, 8)             # granule 1: channel 1
+    out = Tile(CONFIG.size // 2, 1, 256, 256, 0, store=True)
+    taken: list[int] = []
+    final, statuses, _ = run_memsys(CONFIG, image, [slow, fast, out], latencies=[60, 2],
+                                    status_cycles=taken)
+    assert statuses == [0, 0, 0]
+    assert taken[0] > 60            # not before the slow channel delivered its data
+    np.testing.assert_array_equal(final, copy_tile(image, slow, out))

@@ -1,0 +1,108 @@
+"""``systole run``: a random GEMM through the whole generated chip, checked three ways."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compiler import compile_gemm
+from .driver import DeviceError
+from .hw.config import SystoleConfig
+from .rtl_device import RtlSimDevice
+from .sim.golden import matmul_int32
+from .sim.golden_isa import GoldenMachine
+
+__all__ = ["GemmReport", "run_gemm"]
+
+
+@dataclass
+class GemmReport:
+    ok: bool
+    preset: str
+    m: int
+    k: int
+    n: int
+    seed: int
+    sim: str
+    hbm: str
+    rows: int
+    cols: int
+    cycles: int
+    macs: int
+    utilization: float
+    bytes_read: int
+    bytes_written: int
+    instructions: int
+    array_busy_cycles: int
+    matches_numpy: bool
+    matches_golden_memory: bool
+    error: str | None
+    wall_seconds: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def text(self) -> str:
+        verdict = "ok" if self.ok else "WRONG"
+        lines = [
+            f"systole run: {self.m} x {self.k} x {self.n} int8 GEMM on preset {self.preset!r} "
+            f"({self.rows} x {self.cols} array), {self.sim}, {self.hbm} memory model: {verdict}",
+            f"  C equals numpy: {self.matches_numpy}; memory image equals the golden model's: "
+            f"{self.matches_golden_memory}",
+            f"  cycles {self.cycles:,}  MACs {self.macs:,}  utilisation {self.utilization:.3f}  "
+            f"(M*K*N / (rows*cols*cycles))",
+            f"  bytes read {self.bytes_read:,}  written {self.bytes_written:,}  instructions "
+            f"{self.instructions}  array busy {self.array_busy_cycles:,} cycles",
+        ]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        return "\n".join(lines)
+
+
+def random_operands(m: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.integers(-128, 128, (m, k), dtype=np.int8),
+            rng.integers(-128, 128, (k, n), dtype=np.int8))
+
+
+def run_gemm(config: SystoleConfig, m: int, k: int, n: int, *, seed: int = 0,
+             sim: str = "verilator", hbm: str = "hbm2e", mode: str = "timing",
+             max_cycles: int = 5_000_000, quiet: bool = True) -> GemmReport:
+    """Compile a random GEMM, run it on the golden model and on the RTL, compare."""
+    start = time.perf_counter()
+    a, b = random_operands(m, k, n, seed)
+    program = compile_gemm(a, b, config)
+    if not quiet:
+        print(f"[systole] compiled: {len(program.instructions)} instructions, image "
+              f"{len(program.image):,} bytes", file=sys.stderr, flush=True)
+    golden = GoldenMachine(config).run(program.image.copy(), program.prog_addr)
+    device = RtlSimDevice(config, simulator=sim, hbm=hbm, mode=mode, max_cycles=max_cycles,
+                          seed=seed, quiet=quiet)
+    error = None
+    try:
+        c = device.execute(program)
+    except DeviceError as failure:
+        error, c = str(failure), None
+    registers = device.registers
+    cycles = registers["CYCLES_LO"] | registers["CYCLES_HI"] << 32
+    expected = matmul_int32(a, b)
+    matches_numpy = c is not None and np.array_equal(c, expected)
+    length = len(golden.memory)
+    rtl_memory = device.read_memory(0, length)
+    matches_golden = bool(np.array_equal(rtl_memory, golden.memory[:length]))
+    if device.last_run is not None and not device.last_run.finished:
+        error = error or "the chip did not report DONE within the cycle limit"
+    macs = m * k * n
+    array = config.array
+    return GemmReport(
+        ok=bool(matches_numpy and matches_golden and error is None), preset=config.name,
+        m=m, k=k, n=n, seed=seed, sim=sim, hbm=hbm if mode == "timing" else mode,
+        rows=array.rows, cols=array.cols, cycles=cycles, macs=macs,
+        utilization=macs / (array.rows * array.cols * cycles) if cycles else 0.0,
+        bytes_read=registers["BYTES_READ"], bytes_written=registers["BYTES_WRITTEN"],
+        instructions=registers["INSTRUCTIONS"], array_busy_cycles=registers["ARRAY_BUSY"],
+        matches_numpy=bool(matches_numpy), matches_golden_memory=matches_golden,
+        error=error, wall_seconds=round(time.perf_counter() - start, 2))
