@@ -94,7 +94,8 @@ async def run_program(dut):
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
-    adapters = [serve_axi(port, dut, f"m_axi{c}", dut.clk, period_ns=CLOCK_NS)
+    adapters = [serve_axi(port, dut, f"m_axi{c}", dut.clk, period_ns=CLOCK_NS,
+                          skip_idle=params.get("skip_idle", True))
                 for c, port in enumerate(ports)]
 
     await host.write(REG["PROG_ADDR"].offset, params["prog_addr"])

@@ -15,7 +15,7 @@ from .rtl_device import RtlSimDevice
 from .sim.golden import matmul_int32
 from .sim.golden_isa import GoldenMachine
 
-__all__ = ["GemmReport", "run_gemm"]
+__all__ = ["GemmReport", "run_gemm", "check_gemm", "random_operands"]
 
 
 @dataclass
@@ -69,11 +69,19 @@ def random_operands(m: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.n
 
 
 def run_gemm(config: SystoleConfig, m: int, k: int, n: int, *, seed: int = 0,
-             sim: str = "verilator", hbm: str = "hbm2e", mode: str = "timing",
-             max_cycles: int = 5_000_000, quiet: bool = True) -> GemmReport:
+             **options) -> GemmReport:
     """Compile a random GEMM, run it on the golden model and on the RTL, compare."""
-    start = time.perf_counter()
     a, b = random_operands(m, k, n, seed)
+    return check_gemm(config, a, b, seed=seed, **options)
+
+
+def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int = 0,
+               sim: str = "verilator", hbm: str = "hbm2e", mode: str = "timing",
+               max_cycles: int = 5_000_000, quiet: bool = True) -> GemmReport:
+    """C = A @ B on the golden model and on the RTL; compare with numpy and each other."""
+    start = time.perf_counter()
+    m, k = a.shape
+    n = b.shape[1]
     program = compile_gemm(a, b, config)
     if not quiet:
         print(f"[systole] compiled: {len(program.instructions)} instructions, image "

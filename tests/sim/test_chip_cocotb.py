@@ -1,0 +1,97 @@
+"""The generated chip end to end on Verilator: compiled GEMMs and error stops, checked against
+numpy and the golden model byte for byte."""
+
+import numpy as np
+import pytest
+
+from systole.hw.config import preset
+from systole.hw.isa import ErrorCode, encode
+from systole.rtl_device import RtlSimDevice
+from systole.run import check_gemm, run_gemm
+from systole.sim.golden_isa import GoldenMachine
+
+TINY = preset("tiny")
+
+
+@pytest.mark.parametrize("m,k,n", [
+    (1, 1, 1), (7, 13, 5), (2, 61, 3), (1, 9, 6), (37, 41, 29), (12, 4, 1),
+], ids=lambda v: str(v))
+def test_random_gemm(m, k, n):
+    report = run_gemm(TINY, m, k, n, seed=m + k + n)
+    assert report.matches_numpy and report.matches_golden_memory, report.text()
+    assert report.ok and report.cycles > 0 and report.array_busy_cycles > 0
+
+
+@pytest.mark.parametrize("value", [-128, 127])
+def test_extreme_operands(value):
+    a = np.full((9, 11), value, np.int8)
+    b = np.full((11, 6), value, np.int8)
+    report = check_gemm(TINY, a, b)
+    assert report.ok, report.text()
+
+
+@pytest.mark.parametrize("memory", ["fixed", "random"])
+def test_memory_models(memory):
+    report = run_gemm(TINY, 10, 9, 7, seed=4, mode=memory)
+    assert report.ok, report.text()
+
+
+def test_default_preset():
+    report = run_gemm(preset("default"), 40, 37, 33, seed=1)
+    assert report.ok, report.text()
+
+
+def program_image(program, extra=b""):
+    image = np.zeros(0x2000, np.uint8)
+    for index, word in enumerate(program):
+        image[16 * index:16 * index + 16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
+    image[0x1000:0x1000 + len(extra)] = np.frombuffer(extra, np.uint8)
+    return image
+
+
+@pytest.mark.parametrize("bad,code", [
+    (0x77, ErrorCode.ILLEGAL_OPCODE),
+    (encode("LOAD", buffer=0, rows=2, mem_addr=(1 << 20) - 32, stride=32),
+     ErrorCode.MEMORY_RANGE),
+])
+def test_errors_stop_the_chip_with_memory_intact(bad, code):
+    program = [
+        encode("LOAD", buffer=0, buf_addr=0, rows=2, mem_addr=0x1000, stride=32, push_next=1),
+        encode("MATMUL", act_addr=0, weight_addr=0, acc_addr=0, rows=2, pop_prev=1,
+               push_next=1),
+        encode("STORE", acc_addr=0, rows=2, mem_addr=0x1800, stride=32, pop_prev=1),
+        bad,
+        encode("STORE", acc_addr=0, rows=2, mem_addr=0x1400, stride=32),
+        encode("HALT"),
+    ]
+    image = program_image(program, bytes(range(64)))
+    golden = GoldenMachine(TINY).run(image.copy(), 0)
+    assert golden.error == code and golden.error_pc == 48
+    device = RtlSimDevice(TINY, max_cycles=20_000)
+    device.write_memory(0, image)
+    device.write_reg(0x10, 0)
+    device.write_reg(0x00, 1)
+    regs = device.registers
+    assert regs["ERROR_CODE"] == code and regs["ERROR_PC"] == 48
+    assert regs["STATUS"] & 0b111 == 0b110          # not busy, done, error
+    np.testing.assert_array_equal(device.read_memory(0, len(image)), golden.memory[:len(image)])
+
+
+def test_program_without_halt_hits_the_watchdog():
+    program = [encode("SYNC", unit=1)] * 8          # then zero words: illegal opcode 0
+    image = program_image(program)
+    device = RtlSimDevice(TINY, max_cycles=5_000)
+    device.write_memory(0, image)
+    device.write_reg(0x10, 0)
+    device.write_reg(0x00, 1)
+    # Opcode 0 is illegal, so running off the program stops with an error, not a hang.
+    assert device.registers["ERROR_CODE"] == ErrorCode.ILLEGAL_OPCODE
+    assert device.registers["ERROR_PC"] == 8 * 16
+    # A program that loops forever on tokens never finishes: the watchdog reports it.
+    stuck = program_image([encode("SYNC", unit=2, pop_prev=1), encode("HALT")])
+    device = RtlSimDevice(TINY, max_cycles=3_000)
+    device.write_memory(0, stuck)
+    device.write_reg(0x10, 0)
+    device.write_reg(0x00, 1)
+    assert device.last_run is not None and not device.last_run.finished
+    assert device.registers["STATUS"] & 1                  # still busy
