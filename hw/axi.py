@@ -21,7 +21,7 @@ from amaranth.utils import exact_log2
 from .params import check_int
 
 __all__ = ["AxiParams", "AxiSignature", "BURST_INCR", "RESP_OKAY", "axi_port_names",
-           "flatten_axi", "flatten_channels"]
+           "flatten_axi", "flatten_channels", "join_port"]
 
 BURST_INCR = 1
 RESP_OKAY = 0
@@ -96,6 +96,14 @@ class AxiSignature(wiring.Signature):
 
     def __repr__(self):
         return f"AxiSignature({self.params!r})"
+
+
+def join_port(m, port, reader, writer) -> None:
+    """Connect the AXI4 master ``port`` (a component's own, flipped) to two masters that share
+    it: ``reader`` drives AR/R (a load DMA), ``writer`` AW/W/B (a store DMA)."""
+    for channel, master in (("ar", reader), ("r", reader), ("aw", writer), ("w", writer),
+                            ("b", writer)):
+        wiring.connect(m, wiring.flipped(getattr(port, channel)), getattr(master, channel))
 
 
 def axi_port_names(prefix: str) -> dict[tuple[str, str], str]:

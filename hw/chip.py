@@ -6,7 +6,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .axi import AxiSignature
+from .axi import AxiSignature, join_port
 from .axil import AxiLiteSignature
 from .buffers import BufferMap, ChipBuffers
 from .compute import ComputeUnit
@@ -115,12 +115,8 @@ class SystoleChip(wiring.Component):
         beat = cfg.memory.data_bytes
         read_beats, write_beats = [], []
         for index in range(cfg.memory.channels):
-            port, rd, wr = self.axi[index], load_dma.axi[index], store_dma.axi[index]
-            wiring.connect(m, wiring.flipped(port.ar), rd.ar)
-            wiring.connect(m, wiring.flipped(port.r), rd.r)
-            wiring.connect(m, wiring.flipped(port.aw), wr.aw)
-            wiring.connect(m, wiring.flipped(port.w), wr.w)
-            wiring.connect(m, wiring.flipped(port.b), wr.b)
+            port = self.axi[index]
+            join_port(m, port, load_dma.axi[index], store_dma.axi[index])
             read_beats.append(port.r.valid & port.r.ready)
             write_beats.append(port.w.valid & port.w.ready)
         m.d.comb += [csr.bytes_read.eq(sum(read_beats) * beat),

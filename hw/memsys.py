@@ -11,7 +11,7 @@ from amaranth.hdl import Module
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .axi import AxiSignature
+from .axi import AxiSignature, join_port
 from .config import MemoryConfig
 from .dma import DmaEngine, descriptor_layout, status_layout
 
@@ -62,13 +62,8 @@ class MemorySubsystem(wiring.Component):
         wiring.connect(m, wiring.flipped(self.store_status), store.status)
 
         for index in range(cfg.channels):
-            port, rd, wr = self.axi[index], load.axi[index], store.axi[index]
             # Reads belong to the load engine, writes to the store engine.
-            wiring.connect(m, wiring.flipped(port.ar), rd.ar)
-            wiring.connect(m, wiring.flipped(port.r), rd.r)
-            wiring.connect(m, wiring.flipped(port.aw), wr.aw)
-            wiring.connect(m, wiring.flipped(port.w), wr.w)
-            wiring.connect(m, wiring.flipped(port.b), wr.b)
+            join_port(m, self.axi[index], load.axi[index], store.axi[index])
 
             write_port = buffer.write_port()
             m.d.comb += [
