@@ -139,13 +139,16 @@ class ComputeUnit(wiring.Component):
         ]
         issued = request.valid & request.ready
         sync_push = Signal()
+        # A continuous expression, not an assignment inside If blocks: Icarus does not evaluate
+        # Yosys' always @* blocks at time 0, and an X here would stick in the reader's
+        # in-flight flag.
+        m.d.comb += request.valid.eq(act_q.r_rdy & ~a_head.sync)
         with m.If(act_q.r_rdy):
             with m.If(a_head.sync):
                 # A SYNC completes once every earlier result is in the accumulators.
                 with m.If((in_flight == 0) & ~retire):
                     m.d.comb += [sync_push.eq(1), act_q.r_en.eq(1)]
             with m.Else():
-                m.d.comb += request.valid.eq(1)
                 with m.If(issued):
                     with m.If(last):
                         m.d.sync += a_index.eq(0)
