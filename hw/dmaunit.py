@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
@@ -10,7 +10,7 @@ from amaranth.utils import exact_log2
 from .buffers import REGION_ACT, REGION_WEIGHT, BufferMap
 from .cmds import load_cmd_layout, store_cmd_layout
 from .config import SystoleConfig
-from .dma import DmaError, descriptor_layout, status_layout
+from .dma import ROW_BYTES_WIDTH, DmaError, descriptor_layout, status_layout
 from .isa import ErrorCode
 from .tokens import TokenSignature
 
@@ -78,22 +78,31 @@ class DmaUnit(wiring.Component):
                      pushed.pc.eq(cmd.pc)]
 
         # Descriptor of the command.
+        # Descriptor of the command. Rows that lie back to back in memory (stride = word size)
+        # become one long row, so the DMA issues full-length bursts across the channels
+        # instead of one short burst per word.
         desc = self.dma_cmd.payload
-        m.d.comb += [desc.mem_addr.eq(cmd.mem_addr), desc.stride.eq(cmd.stride),
-                     desc.rows.eq(cmd.rows)]
         if self.store:
             lane_bits = exact_log2(bmap.acc_lanes)
-            m.d.comb += [desc.row_bytes.eq(cfg.word_bytes("acc")),
-                         desc.buf_addr.eq(cmd.acc_addr << lane_bits)]
+            word_bytes = C(cfg.word_bytes("acc"))
+            word_shift = C(exact_log2(cfg.word_bytes("acc")))
+            m.d.comb += desc.buf_addr.eq(cmd.acc_addr << lane_bits)
         else:
             is_weight = cmd.buffer == 1
-            m.d.comb += [
-                desc.row_bytes.eq(Mux(is_weight, cfg.word_bytes("weight"),
-                                      cfg.word_bytes("act"))),
-                desc.buf_addr.eq(Mux(is_weight,
-                                     bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
-                                     bmap.load_beat_addr(REGION_ACT, cmd.buf_addr))),
-            ]
+            word_bytes = Mux(is_weight, cfg.word_bytes("weight"), cfg.word_bytes("act"))
+            word_shift = Mux(is_weight, exact_log2(cfg.word_bytes("weight")),
+                             exact_log2(cfg.word_bytes("act")))
+            m.d.comb += desc.buf_addr.eq(Mux(is_weight,
+                                             bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
+                                             bmap.load_beat_addr(REGION_ACT, cmd.buf_addr)))
+        tile_bytes = Signal(len(cmd.rows) + 8)
+        m.d.comb += tile_bytes.eq(cmd.rows << word_shift)
+        merge = (cmd.stride == word_bytes) & (tile_bytes < (1 << ROW_BYTES_WIDTH))
+        m.d.comb += [
+            desc.mem_addr.eq(cmd.mem_addr), desc.stride.eq(cmd.stride),
+            desc.rows.eq(Mux(merge, 1, cmd.rows)),
+            desc.row_bytes.eq(Mux(merge, tile_bytes, word_bytes)),
+        ]
 
         sync_done = Signal()
         with m.If(self.cmd.valid & tokens_ok):
