@@ -172,7 +172,10 @@ class DmaEngine(wiring.Component):
             finished = sum((ch.done & (ch.done_tag == tag)) for ch in self._channels)
             started = issue & (split_tag == tag)
             m.d.sync += count.eq(count + started - finished)
-        head_done = Array(unfinished)[head_tag] == 0
+        # An explicit sum of products rather than an Array index: it stays a continuous
+        # assignment in the Verilog, which Icarus evaluates from time 0.
+        head_done = Cat((head_tag == tag) & (count == 0)
+                        for tag, count in enumerate(unfinished)).any()
         any_error = Cat(ch.error for ch in self._channels).any()
         with m.If(markers.r_rdy & head_done):
             m.d.comb += [
@@ -193,7 +196,7 @@ class DmaEngine(wiring.Component):
             return [markers.w_en.eq(1), marker_in.error.eq(code)]
 
         beat_mask = cfg.data_bytes - 1
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(markers.w_rdy)
                 with m.If(self.cmd.valid & markers.w_rdy):
@@ -228,7 +231,6 @@ class DmaEngine(wiring.Component):
                 for index, channel in enumerate(self._channels):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
-                    m.d.comb += issue.eq(1)
                     m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
                     with m.If(nbytes == remaining):
                         m.d.sync += [col.eq(0), row_addr.eq(row_addr + desc.stride),
@@ -239,5 +241,9 @@ class DmaEngine(wiring.Component):
                             m.next = "IDLE"
                     with m.Else():
                         m.d.sync += col.eq(col + nbytes)
+        # Outside the FSM's case statement, so the Verilog computes it continuously from time 0
+        # (Icarus does not run always @* blocks before their inputs change, and the burst
+        # counters would latch the X).
+        m.d.comb += issue.eq(fsm.ongoing("SPLIT") & channel_ready)
         return m
 
