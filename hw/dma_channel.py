@@ -13,6 +13,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import BURST_INCR, RESP_OKAY, AxiSignature
+from .bufread import BufferReader
 from .config import MemoryConfig
 
 #: Bits of the descriptor tag a burst carries back to the engine on completion.
@@ -202,9 +203,6 @@ class WriteChannel(wiring.Component):
         meta = _meta_layout(cfg)
         m.submodules.pending = pending = fifo.SyncFIFOBuffered(width=meta.size,
                                                                depth=cfg.outstanding)
-        beat_layout = data.StructLayout({"data": cfg.data_width, "last": 1})
-        m.submodules.prefetch = prefetch = fifo.SyncFIFOBuffered(width=beat_layout.size,
-                                                                 depth=self.PREFETCH)
 
         # Bursts awaiting their B response.
         awaiting = Signal(range(cfg.outstanding + 1))
@@ -241,40 +239,33 @@ class WriteChannel(wiring.Component):
         with m.If(self.clear):
             m.d.sync += self.error.eq(0)
 
-        # Read the head burst's beats ahead into the prefetch FIFO.
+        # Read the head burst's beats ahead (BufferReader), so W runs at one beat per cycle.
+        m.submodules.reader = reader = BufferReader(cfg.buffer_addr_width, cfg.data_width, 1,
+                                                    depth=self.PREFETCH)
+        wiring.connect(m, reader.port, wiring.flipped(self.buf))
         head = data.View(meta, pending.r_data)
         beat = Signal(4)
-        reading = Signal()          # a buffer read was issued last cycle
-        reading_last = Signal()
-        space = (prefetch.level + reading) < self.PREFETCH
-        issue = pending.r_rdy & space
+        last = beat == head.len
         m.d.comb += [
-            self.buf.addr.eq(head.buf_addr + beat),
-            self.buf.en.eq(issue),
+            reader.req.valid.eq(pending.r_rdy),
+            reader.req.payload.addr.eq(head.buf_addr + beat),
+            reader.req.payload.meta.eq(last),
         ]
-        m.d.sync += [reading.eq(issue), reading_last.eq(issue & (beat == head.len))]
-        with m.If(issue):
-            with m.If(beat == head.len):
+        with m.If(reader.req.valid & reader.req.ready):
+            with m.If(last):
                 m.d.comb += pending.r_en.eq(1)
                 m.d.sync += beat.eq(0)
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
-        fetched = data.View(beat_layout, prefetch.w_data)
-        m.d.comb += [
-            fetched.data.eq(self.buf.data),
-            fetched.last.eq(reading_last),
-            prefetch.w_en.eq(reading),
-        ]
 
-        out = data.View(beat_layout, prefetch.r_data)
         m.d.comb += [
-            w.valid.eq(prefetch.r_rdy),
-            w.payload.data.eq(out.data),
+            w.valid.eq(reader.resp.valid),
+            w.payload.data.eq(reader.resp.payload.data),
             w.payload.strb.eq(-1),
-            w.payload.last.eq(out.last),
-            prefetch.r_en.eq(w.ready),
-            self.idle.eq((awaiting == 0) & ~aw.valid & ~pending.r_rdy & (pending.level == 0)
-                         & ~reading & ~prefetch.r_rdy),
+            w.payload.last.eq(reader.resp.payload.meta),
+            reader.resp.ready.eq(w.ready),
+            # B follows the burst's last W beat, so no B outstanding means nothing is buffered.
+            self.idle.eq((awaiting == 0) & ~aw.valid & ~pending.r_rdy & (pending.level == 0)),
             self.axi.ar.valid.eq(0), self.axi.r.ready.eq(1),
         ]
         return m

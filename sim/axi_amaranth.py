@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .axi_slave import AxiSlavePort
 
-__all__ = ["serve_axi"]
+__all__ = ["serve_axi", "simulate_with_memory"]
 
 
 def serve_axi(port: AxiSlavePort, axi):
@@ -38,3 +38,34 @@ def serve_axi(port: AxiSlavePort, axi):
             cycle += 1
 
     return testbench
+
+
+def simulate_with_memory(dut, ports: list[AxiSlavePort], main, *,
+                         max_cycles: int) -> int:
+    """Simulate ``dut`` with its ``axi`` ports served by ``ports`` until the async testbench
+    ``main(ctx, cycles)`` returns; ``cycles[0]`` counts clock cycles. Raise ``TimeoutError``
+    after ``max_cycles`` and ``AssertionError`` if a memory port saw a protocol error; return
+    the cycle count."""
+    from amaranth.sim import Simulator
+
+    cycles = [0]
+
+    async def clock(ctx):
+        async for _ in ctx.tick():
+            cycles[0] += 1
+            if cycles[0] > max_cycles:
+                raise TimeoutError(f"simulation did not finish within {max_cycles} cycles")
+
+    async def testbench(ctx):
+        await main(ctx, cycles)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-9)
+    sim.add_process(clock)
+    for port, axi in zip(ports, dut.axi, strict=True):
+        sim.add_testbench(serve_axi(port, axi), background=True)
+    sim.add_testbench(testbench)
+    sim.run()
+    for port in ports:
+        assert not port.errors, port.errors
+    return cycles[0]

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from ..hw.chip import SystoleChip
 from ..hw.config import SystoleConfig
 from ..hw.regs import CTRL_IRQ_ENABLE, CTRL_START, REG, STATUS_DONE
-from .axi_amaranth import serve_axi
+from .axi_amaranth import simulate_with_memory
 from .axi_slave import AxiSlavePort
 from .memsys_tb import join_image, make_model, split_image
 
@@ -68,32 +67,17 @@ def run_chip(config: SystoleConfig, image: np.ndarray, prog_addr: int, *,
     ports = [AxiSlavePort(local, mem.data_bytes, make_model(mem, mode, seed=seed + c))
              for c, local in enumerate(split_image(mem, padded))]
     result: dict = {}
-    cycles = [0]
 
-    async def host(ctx):
+    async def host(ctx, cycles):
         await axil_write(ctx, dut.csr, REG["PROG_ADDR"].offset, prog_addr)
         await axil_write(ctx, dut.csr, REG["CTRL"].offset, CTRL_START | CTRL_IRQ_ENABLE)
         while not ctx.get(dut.irq):
             await ctx.tick()
-            if cycles[0] > max_cycles:
-                raise TimeoutError(f"no DONE within {max_cycles} cycles")
         result["irq"] = True
         result["registers"] = {reg: await axil_read(ctx, dut.csr, REG[reg].offset)
                                for reg in REG}
         await axil_write(ctx, dut.csr, REG["STATUS"].offset, STATUS_DONE)
 
-    async def clock(ctx):
-        async for _ in ctx.tick():
-            cycles[0] += 1
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-9)
-    sim.add_process(clock)
-    for port, axi in zip(ports, dut.axi, strict=True):
-        sim.add_testbench(serve_axi(port, axi), background=True)
-    sim.add_testbench(host)
-    sim.run()
-    for port in ports:
-        assert not port.errors, port.errors
+    total = simulate_with_memory(dut, ports, host, max_cycles=max_cycles)
     final = join_image(mem, [port.image for port in ports])
-    return ChipRun(final, result["registers"], cycles[0], result["irq"])
+    return ChipRun(final, result["registers"], total, result["irq"])

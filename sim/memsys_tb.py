@@ -10,13 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from ..hw.addrmap import AddressMap
 from ..hw.config import MemoryConfig
 from ..hw.memsys import MemorySubsystem
 from .amaranth_tb import stream_get, stream_put
-from .axi_amaranth import serve_axi
+from .axi_amaranth import simulate_with_memory
 from .axi_slave import AxiSlavePort
 from .hbm import PRESETS, PseudoChannel
 
@@ -83,9 +82,8 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                           fault_range=faults[c])
              for c, local in enumerate(locals_)]
     statuses: list[int] = []
-    cycles = [0]
 
-    async def driver(ctx):
+    async def driver(ctx, cycles):
         # Consecutive tiles of one direction are queued back to back (the engine pipelines
         # them); a change of direction waits for every earlier status, since a store usually
         # reads what a load wrote.
@@ -114,19 +112,5 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
         for _ in range(4):
             await ctx.tick()
 
-    async def clock(ctx):
-        async for _ in ctx.tick():
-            cycles[0] += 1
-            if cycles[0] > max_cycles:
-                raise TimeoutError(f"memory subsystem did not finish in {max_cycles} cycles")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-9)
-    sim.add_process(clock)
-    for port, axi in zip(ports, dut.axi, strict=True):
-        sim.add_testbench(serve_axi(port, axi), background=True)
-    sim.add_testbench(driver)
-    sim.run()
-    for port in ports:
-        assert not port.errors, port.errors
-    return join_image(config, [p.image for p in ports]), statuses, cycles[0]
+    total = simulate_with_memory(dut, ports, driver, max_cycles=max_cycles)
+    return join_image(config, [p.image for p in ports]), statuses, total
