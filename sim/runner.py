@@ -23,6 +23,11 @@ __all__ = ["PROJECT_ROOT", "SimBuild", "build_for_sim"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
 TIMESCALE = ("1ns", "1ps")  # Amaranth emits no `timescale
+# cocotb compiles with -g2012, under which Icarus sets declaration initialisers (`reg x = 0;`)
+# before time 0 without an event. Yosys' Verilog relies on such an event (a dummy `reg ... = 0`
+# read by every `always @*`) to evaluate combinational blocks once at time 0; without it, a block
+# whose inputs never change stays X for ever. Amaranth emits Verilog-2005, so compile it as such.
+SIM_BUILD_ARGS = {"icarus": ["-g2005"], "verilator": [str(WAIVERS)]}
 
 
 def build_root() -> Path:
@@ -107,11 +112,15 @@ def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array",
         write_design(design, rtl)
     verilog = rtl / f"{design.top}.v"
     sources = [verilog]
-    build_args = []
-    if simulator == "verilator":
-        build_args = [str(WAIVERS)]
+    build_args = SIM_BUILD_ARGS[simulator]
+    # The runner recompiles only when a source is newer; also recompile when the options change.
+    stamp = directory / "sim_build" / "build_args.json"
+    options = json.dumps(build_args)
+    always = not stamp.exists() or stamp.read_text() != options
     waves = os.environ.get("SYSTOLE_WAVES") == "1"
     runner = get_runner(simulator)
     runner.build(sources=sources, hdl_toplevel=design.top, build_dir=directory / "sim_build",
-                 build_args=build_args, timescale=TIMESCALE, waves=waves, log_file=log_file)
+                 build_args=build_args, timescale=TIMESCALE, waves=waves, log_file=log_file,
+                 always=always)
+    stamp.write_text(options)
     return SimBuild(simulator, config, directory, design.top, rtl / f"{design.top}.json")

@@ -1,5 +1,5 @@
-"""The generated chip end to end on Verilator: compiled GEMMs and error stops, checked against
-numpy and the golden model byte for byte."""
+"""The generated chip end to end on Verilator (and Icarus for the smallest cases): compiled GEMMs
+and error stops, checked against numpy and the golden model byte for byte."""
 
 import numpy as np
 import pytest
@@ -20,6 +20,23 @@ def test_random_gemm(m, k, n):
     report = run_gemm(TINY, m, k, n, seed=m + k + n)
     assert report.matches_numpy and report.matches_golden_memory, report.text()
     assert report.ok and report.cycles > 0 and report.array_busy_cycles > 0
+
+
+@pytest.mark.parametrize("m,k,n,seed", [(1, 1, 1, 0), (3, 7, 2, 5)], ids=lambda v: str(v))
+def test_icarus_runs_the_same_cycles_as_verilator(m, k, n, seed):
+    icarus = run_gemm(TINY, m, k, n, seed=seed, sim="icarus")
+    assert icarus.ok, icarus.text()
+    verilator = run_gemm(TINY, m, k, n, seed=seed)
+    assert verilator.ok, verilator.text()
+    assert icarus.cycles == verilator.cycles
+
+
+def test_icarus_extreme_operands():
+    a = np.full((2, 5), -128, np.int8)
+    b = np.full((5, 3), -128, np.int8)
+    b[:, 1] = 127
+    report = check_gemm(TINY, a, b, sim="icarus")
+    assert report.ok, report.text()
 
 
 @pytest.mark.parametrize("value", [-128, 127])
