@@ -77,7 +77,8 @@ class SystoleChip(wiring.Component):
             tokens.clear.eq(csr.start),
             csr.busy.eq(seq.busy), csr.done.eq(seq.done), csr.error.eq(seq.error),
             csr.error_code.eq(seq.error_code), csr.error_pc.eq(seq.error_pc),
-            csr.dispatched.eq(seq.dispatched), csr.array_busy.eq(compute.array_busy),
+            csr.dispatched.eq(seq.dispatched), csr.activity.eq(compute.activity),
+            csr.store_idle.eq(store_unit.idle),
             seq.units_idle.eq(load_unit.idle & store_unit.idle & compute.idle),
         ]
 

@@ -13,6 +13,7 @@ from .buffers import REGION_ACT, REGION_WEIGHT, BufferMap
 from .bufread import BufferReader, ReadPortSignature
 from .cmds import compute_cmd_layout
 from .config import SystoleConfig
+from .perf import Activity
 from .tokens import TokenSignature
 
 __all__ = ["ComputeUnit"]
@@ -41,6 +42,9 @@ class ComputeUnit(wiring.Component):
         No command queued or in flight.
     array_busy : Out(1)
         The array accepted an activation vector this cycle.
+    activity : Out(Activity)
+        What the array does this cycle, from this unit's view (:mod:`.perf`); ``IDLE`` when
+        the unit has nothing queued or in flight.
 
     Latency
     -------
@@ -66,6 +70,7 @@ class ComputeUnit(wiring.Component):
                                                "en": Out(1)})),
             "idle": Out(1),
             "array_busy": Out(1),
+            "activity": Out(Activity),
         })
 
     def elaborate(self, platform) -> Module:
@@ -201,4 +206,24 @@ class ComputeUnit(wiring.Component):
             self.idle.eq(~self.cmd.valid & ~act_q.r_rdy & ~weight_q.r_rdy & (in_flight == 0)
                          & (act_q.level == 0) & (weight_q.level == 0) & ~retire),
         ]
+
+        # Performance: classify the cycle (precedence as in .perf).
+        offered = response.valid
+        holds_matmul = (act_q.r_rdy & ~a_head.sync) | offered
+        waiting = ~tokens_ok & self.cmd.valid
+        in_pipeline = (in_flight != 0) | retire | (act_q.r_rdy & a_head.sync)
+        with m.If(self.array_busy):
+            m.d.comb += self.activity.eq(Activity.BUSY)
+        with m.Elif(offered & ~array.acts.ready):
+            m.d.comb += self.activity.eq(Activity.WEIGHTS)
+        with m.Elif(holds_matmul):
+            m.d.comb += self.activity.eq(Activity.INPUTS)
+        with m.Elif(waiting & flags.pop_prev & ~self.tokens.prev_ready):
+            m.d.comb += self.activity.eq(Activity.MEMORY)
+        with m.Elif(waiting | in_pipeline):
+            m.d.comb += self.activity.eq(Activity.DRAIN)
+        with m.Elif(self.cmd.valid):
+            m.d.comb += self.activity.eq(Activity.INPUTS)
+        with m.Else():
+            m.d.comb += self.activity.eq(Activity.IDLE)
         return m

@@ -7,6 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .axil import AxiLiteSignature
+from .perf import COUNTER_REGISTERS, Activity, fold_activity
 from .regs import CTRL_START, ID_VALUE, REG, STATUS_DONE
 
 __all__ = ["ControlRegisters"]
@@ -27,8 +28,12 @@ class ControlRegisters(wiring.Component):
         Machine state; ``done`` is a one-cycle pulse that sets STATUS.DONE.
     error_code : In(8)
     error_pc : In(32)
-    array_busy, dispatched : In(1)
-        Event pulses counted into ARRAY_BUSY and INSTRUCTIONS.
+    dispatched : In(1)
+        Event pulse counted into INSTRUCTIONS.
+    activity : In(Activity)
+        The compute unit's view of the cycle; with ``store_idle`` it picks the one counter of
+        ARRAY_BUSY and STALL_* that counts the cycle (:func:`.perf.fold_activity`).
+    store_idle : In(1)
     bytes_read, bytes_written : In(16)
         Bytes moved this cycle, added to BYTES_READ / BYTES_WRITTEN.
     irq : Out(1)
@@ -37,7 +42,7 @@ class ControlRegisters(wiring.Component):
     Latency
     -------
     Write response two cycles after AW and W are both valid; read data two cycles after AR.
-    Counters clear on START and count while BUSY.
+    Counters clear on START and count while BUSY; ARRAY_BUSY and STALL_* add up to CYCLES.
     """
 
     def __init__(self, *, rows: int, cols: int):
@@ -48,7 +53,7 @@ class ControlRegisters(wiring.Component):
             "prog_addr": Out(32),
             "busy": In(1), "done": In(1), "error": In(1),
             "error_code": In(8), "error_pc": In(32),
-            "array_busy": In(1), "dispatched": In(1),
+            "dispatched": In(1), "activity": In(Activity), "store_idle": In(1),
             "bytes_read": In(16), "bytes_written": In(16),
             "irq": Out(1),
         })
@@ -60,19 +65,24 @@ class ControlRegisters(wiring.Component):
         done = Signal()
         cycles = Signal(64)
         instructions = Signal(32)
-        array_busy = Signal(32)
+        activity = fold_activity(self.activity, self.store_idle)
+        counters = {name: Signal(32, name=name.lower()) for name in COUNTER_REGISTERS.values()}
         bytes_read = Signal(32)
         bytes_written = Signal(32)
 
         with m.If(self.start):
-            m.d.sync += [cycles.eq(0), instructions.eq(0), array_busy.eq(0),
+            m.d.sync += [cycles.eq(0), instructions.eq(0),
                          bytes_read.eq(0), bytes_written.eq(0), done.eq(0)]
+            m.d.sync += [counter.eq(0) for counter in counters.values()]
         with m.Else():
             with m.If(self.busy):
                 m.d.sync += cycles.eq(cycles + 1)
+                with m.Switch(activity):
+                    for kind, name in COUNTER_REGISTERS.items():
+                        with m.Case(kind):
+                            m.d.sync += counters[name].eq(counters[name] + 1)
             m.d.sync += [
                 instructions.eq(instructions + self.dispatched),
-                array_busy.eq(array_busy + self.array_busy),
                 bytes_read.eq(bytes_read + self.bytes_read),
                 bytes_written.eq(bytes_written + self.bytes_written),
             ]
@@ -89,9 +99,9 @@ class ControlRegisters(wiring.Component):
             "CTRL": irq_enable << 1, "STATUS": status, "ERROR_CODE": self.error_code,
             "ERROR_PC": self.error_pc, "PROG_ADDR": self.prog_addr,
             "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles[32:],
-            "INSTRUCTIONS": instructions, "ARRAY_BUSY": array_busy,
+            "INSTRUCTIONS": instructions,
             "BYTES_READ": bytes_read, "BYTES_WRITTEN": bytes_written,
-            "CONFIG": config, "ID": ID_VALUE,
+            "CONFIG": config, "ID": ID_VALUE, **counters,
         }
 
         # Writes: take AW and W together, answer on B.

@@ -36,6 +36,19 @@ REGISTERS: tuple[Register, ...] = (
     Register("BYTES_WRITTEN", 0x2C, "ro", "bytes written to memory"),
     Register("CONFIG", 0x30, "ro", "bits [8:0] array rows, [24:16] array columns (0 = 256)"),
     Register("ID", 0x34, "ro", "0x5157_0001: 'systole', register map version 1"),
+    Register("STALL_WEIGHTS", 0x38, "ro",
+             "cycles an activation vector waited for its weight tile to shift in"),
+    Register("STALL_INPUTS", 0x3C, "ro",
+             "cycles the compute unit held a MATMUL but no vector reached the array "
+             "(buffer read latency, bubbles between commands)"),
+    Register("STALL_MEMORY", 0x40, "ro",
+             "cycles the next MATMUL waited for a LOAD token (operands coming from memory)"),
+    Register("STALL_DRAIN", 0x44, "ro",
+             "cycles waiting for results to leave: a STORE token, results in flight in the "
+             "array, or only STORE work left"),
+    Register("STALL_SEQUENCER", 0x48, "ro",
+             "cycles with nothing for the array because instructions were being fetched or "
+             "decoded; ARRAY_BUSY and the STALL_* registers add up to CYCLES"),
 )
 
 REG = {reg.name: reg for reg in REGISTERS}

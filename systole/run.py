@@ -11,6 +11,7 @@ import numpy as np
 from .compiler import compile_gemm
 from .driver import DeviceError
 from .hw.config import SystoleConfig
+from .hw.perf import COUNTER_REGISTERS
 from .rtl_device import RtlSimDevice
 from .sim.golden import matmul_int32
 from .sim.golden_isa import GoldenMachine
@@ -37,6 +38,8 @@ class GemmReport:
     bytes_written: int
     instructions: int
     array_busy_cycles: int
+    #: Stall cycles by cause (STALL_* registers); with array_busy_cycles they sum to cycles.
+    stalls: dict[str, int]
     matches_numpy: bool
     matches_golden_memory: bool
     error: str | None
@@ -56,10 +59,19 @@ class GemmReport:
             f"(M*K*N / (rows*cols*cycles))",
             f"  bytes read {self.bytes_read:,}  written {self.bytes_written:,}  instructions "
             f"{self.instructions}  array busy {self.array_busy_cycles:,} cycles",
+            "  where the cycles went: " + "  ".join(
+                f"{name} {count:,} ({count / max(self.cycles, 1):.1%})"
+                for name, count in [("busy", self.array_busy_cycles), *self.stalls.items()]),
         ]
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
+
+
+def stall_breakdown(registers: dict[str, int]) -> dict[str, int]:
+    """Stall cycles by cause from the STALL_* registers (see :mod:`systole.hw.perf`)."""
+    return {name.removeprefix("STALL_").lower(): registers[name]
+            for name in COUNTER_REGISTERS.values() if name.startswith("STALL_")}
 
 
 def random_operands(m: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,5 +124,6 @@ def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int
         utilization=macs / (array.rows * array.cols * cycles) if cycles else 0.0,
         bytes_read=registers["BYTES_READ"], bytes_written=registers["BYTES_WRITTEN"],
         instructions=registers["INSTRUCTIONS"], array_busy_cycles=registers["ARRAY_BUSY"],
+        stalls=stall_breakdown(registers),
         matches_numpy=bool(matches_numpy), matches_golden_memory=matches_golden,
         error=error, wall_seconds=round(time.perf_counter() - start, 2))

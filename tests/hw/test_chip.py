@@ -5,6 +5,7 @@ import pytest
 
 from systole.hw.config import preset
 from systole.hw.isa import ErrorCode, encode
+from systole.hw.perf import COUNTER_REGISTERS
 from systole.sim.chip_amaranth import run_chip
 from systole.sim.golden import matmul_int32
 
@@ -114,3 +115,20 @@ def test_misaligned_program_address():
     assert run.registers["ERROR_CODE"] == ErrorCode.MISALIGNED
     assert run.registers["ERROR_PC"] == 8
     assert not run.memory[C_ADDR:C_ADDR + 64].any()
+
+
+@pytest.mark.parametrize("mode", ["fixed", "timing"])
+def test_stall_breakdown_adds_up_to_cycles(mode):
+    a, b = operands(9)
+    regs = run_chip(CONFIG, image_with(gemm_program(9), a, b), 0, mode=mode).registers
+    breakdown = {name: regs[name] for name in COUNTER_REGISTERS.values()}
+    assert sum(breakdown.values()) == regs["CYCLES_LO"] and regs["CYCLES_HI"] == 0
+    assert breakdown["ARRAY_BUSY"] == 9
+    # One 4-row weight tile shifts in while the first vector waits.
+    assert breakdown["STALL_WEIGHTS"] == CONFIG.array.rows
+    if mode == "fixed":
+        # Deterministic memory: fetch + decode before the first MATMUL can be dispatched
+        # (sequencer), the two LOADs' round trip (memory), the 9 results' way through the
+        # array, the accumulators and the STORE's write response (drain).
+        assert breakdown == {"ARRAY_BUSY": 9, "STALL_WEIGHTS": 4, "STALL_INPUTS": 4,
+                             "STALL_MEMORY": 16, "STALL_DRAIN": 43, "STALL_SEQUENCER": 37}
