@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
@@ -104,6 +105,7 @@ async def run_program(dut):
 
     await host.write(REG["PROG_ADDR"].offset, params["prog_addr"])
     await host.write(REG["CTRL"].offset, CTRL_START | CTRL_IRQ_ENABLE)
+    started = time.perf_counter()
     limit, chunk, waited = params["max_cycles"], 20_000, 0
     finished = bool(dut.irq.value)
     while not finished and waited < limit:
@@ -114,6 +116,7 @@ async def run_program(dut):
         if not finished:
             with open(run_dir / "progress", "a") as progress:
                 print(f"[systole] {waited:,} cycles simulated...", file=progress, flush=True)
+    sim_seconds = time.perf_counter() - started
     registers = {name: await host.read(REG[name].offset) for name in REG}
     if finished:
         await host.write(REG["STATUS"].offset, STATUS_DONE)
@@ -125,6 +128,7 @@ async def run_program(dut):
         "port_errors": errors[:20],
         "read_latencies": [lat for port in ports for lat in port.stats.read_latencies],
         "adapter_wakeups": sum(adapter.wakeups for adapter in adapters),
+        "sim_seconds": sim_seconds,
     }
     np.save(run_dir / "memory.npy", join_image(mem, [port.image for port in ports]))
     (run_dir / "result.json").write_text(json.dumps(result))

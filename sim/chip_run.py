@@ -28,6 +28,7 @@ class RtlRun:
     finished: bool               # DONE was reached before the cycle limit
     read_latencies: list[int]    # per read burst, AR handshake to first R beat, in cycles
     port_errors: list[str]       # protocol errors the memory models saw
+    sim_seconds: float = 0.0     # wall-clock time of the simulated run (START to DONE)
 
 
 def pad_image(config: SystoleConfig, image: np.ndarray) -> np.ndarray:
@@ -100,4 +101,4 @@ def run_on_rtl(config: SystoleConfig, image: np.ndarray, prog_addr: int, *,
     shutil.rmtree(run_dir)
     log.unlink(missing_ok=True)
     return RtlRun(memory, result["registers"], result["finished"], result["read_latencies"],
-                  result["port_errors"])
+                  result["port_errors"], result.get("sim_seconds", 0.0))

@@ -13,6 +13,7 @@ from .driver import DeviceError
 from .hw.config import SystoleConfig
 from .hw.perf import COUNTER_REGISTERS
 from .rtl_device import RtlSimDevice
+from .sim.cyclemodel import predict_cycles
 from .sim.golden import matmul_int32
 from .sim.golden_isa import GoldenMachine
 
@@ -40,6 +41,10 @@ class GemmReport:
     array_busy_cycles: int
     #: Stall cycles by cause (STALL_* registers); with array_busy_cycles they sum to cycles.
     stalls: dict[str, int]
+    #: The cycle model's prediction (:mod:`systole.sim.cyclemodel`) for the same program.
+    model_cycles: int
+    #: Simulated cycles per wall-clock second from START to DONE (simulator speed).
+    sim_cycles_per_second: float
     matches_numpy: bool
     matches_golden_memory: bool
     error: str | None
@@ -62,6 +67,10 @@ class GemmReport:
             "  where the cycles went: " + "  ".join(
                 f"{name} {count:,} ({count / max(self.cycles, 1):.1%})"
                 for name, count in [("busy", self.array_busy_cycles), *self.stalls.items()]),
+            f"  cycle model: {self.model_cycles:,} cycles "
+            f"({(self.model_cycles - self.cycles) / max(self.cycles, 1):+.1%} vs the RTL)",
+            f"  simulation: {self.sim_cycles_per_second:,.0f} cycles/s ({self.sim}), "
+            f"{self.wall_seconds} s wall clock in all",
         ]
         if self.error:
             lines.append(f"  error: {self.error}")
@@ -117,6 +126,7 @@ def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int
         error = error or "the chip did not report DONE within the cycle limit"
     macs = m * k * n
     array = config.array
+    run = device.last_run
     return GemmReport(
         ok=bool(matches_numpy and matches_golden and error is None), preset=config.name,
         m=m, k=k, n=n, seed=seed, sim=sim, hbm=hbm if mode == "timing" else mode,
@@ -125,5 +135,7 @@ def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int
         bytes_read=registers["BYTES_READ"], bytes_written=registers["BYTES_WRITTEN"],
         instructions=registers["INSTRUCTIONS"], array_busy_cycles=registers["ARRAY_BUSY"],
         stalls=stall_breakdown(registers),
+        model_cycles=predict_cycles(program.instructions, config, program.prog_addr).cycles,
+        sim_cycles_per_second=round(cycles / run.sim_seconds) if run and run.sim_seconds else 0.0,
         matches_numpy=bool(matches_numpy), matches_golden_memory=matches_golden,
         error=error, wall_seconds=round(time.perf_counter() - start, 2))

@@ -1,0 +1,248 @@
+"""Event-level cycle model of the chip: predicts ``CYCLES`` of a program without simulating RTL.
+
+The model follows each instruction through the machine the way the hardware does, with a few
+calibrated latencies instead of signals:
+
+* **Fetch**: the sequencer fills the instruction ring half by half through the load DMA; a
+  half is requested once the half before it has arrived and the one two back has been decoded,
+  and its data queues behind the LOAD data already requested from that engine.
+* **Dispatch** is in program order, :attr:`Timing.decode` cycles per instruction, and an
+  instruction leaves the sequencer only when its unit takes it: when the tokens it pops have
+  been pushed and the unit has room (the compute unit queues four MATMULs).
+* **LOAD / STORE**: the DMA engines move descriptors in order, each after a request latency,
+  at the sustained bandwidth of all channels; the token push follows the last beat (STORE: the
+  last write response).
+* **MATMUL**: a tile's activation vectors stream back to back, one per cycle; a new weight
+  tile needs ``2 * rows - 1`` cycles after the previous tile started (its shift overlaps the
+  previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
+  ``rows + cols + 1`` cycles (array latency) plus write-back after the last vector.
+* **HALT**: DONE when every unit has finished.
+
+It gives the same answer for a program every time (no randomness) and is meant to track the
+RTL under the HBM timing model within a couple of per cent; ``tests/sim`` keeps it honest
+against RTL runs, and ``systole bench`` lists both for every case.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..hw.buffers import BufferMap
+from ..hw.config import SystoleConfig
+from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
+
+_TRACE = False
+
+__all__ = ["Timing", "CyclePrediction", "predict_cycles", "timing_for"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timing:
+    """Calibrated latencies of the model, in chip cycles (fitted to RTL traces).
+
+    Parameters
+    ----------
+    fetch : int
+        START to the first instruction in the ring.
+    decode : int
+        Cycles per instruction in the sequencer's decode.
+    read_latency : int
+        LOAD dispatch to the first beat of its data in the buffer.
+    store_latency : int
+        STORE dispatch to DONE-able, beyond its beats (accumulator read, write response).
+    matmul_start : int
+        MATMUL dispatch to its first vector, beyond the weight shift (``rows`` cycles).
+    writeback : int
+        Beyond the array latency: last vector to the MATMUL's token push.
+    finish : int
+        Last unit done to DONE.
+    slots : int
+        Descriptors each DMA engine (and each DMA unit) keeps in flight.
+    compute_queue : int
+        MATMULs the compute unit accepts ahead.
+    bandwidth_efficiency : float
+        Fraction of a channel's peak that long sequential transfers reach.
+    """
+
+    fetch: int = 42
+    decode: int = 6
+    read_latency: int = 39
+    store_latency: int = 24
+    matmul_start: int = 5
+    writeback: int = 4
+    finish: int = 1
+    slots: int = 4
+    compute_queue: int = 4
+    bandwidth_efficiency: float = 0.98
+
+
+def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
+    """Calibrated timing for a configuration and memory model (``hbm2e``; others use the same
+    figures, which makes the prediction rougher)."""
+    del config, memory
+    return Timing()
+
+
+@dataclass(frozen=True)
+class CyclePrediction:
+    """What :func:`predict_cycles` found."""
+
+    cycles: int
+    array_busy: int
+
+    @property
+    def utilization(self) -> float:
+        return self.array_busy and self.array_busy / self.cycles
+
+
+class _Engine:
+    """A DMA engine: descriptors in order, each split over the pseudo-channels by the address
+    interleave; every channel moves its part after the request latency at its own bandwidth."""
+
+    def __init__(self, config: SystoleConfig, latency: int, efficiency: float):
+        mem = config.memory
+        self.channels, self.interleave = mem.channels, mem.interleave
+        self.latency = latency
+        self.bandwidth = mem.data_bytes * efficiency
+        self.free = [0.0] * mem.channels   # when each channel's data path is free
+        self.completions: list[float] = []  # every descriptor's completion, in order
+
+    def _per_channel(self, addr: int, rows: int, stride: int, row_bytes: int) -> list[int]:
+        share = [0] * self.channels
+        if stride == row_bytes:             # contiguous rows: one long row (as the units do)
+            rows, row_bytes = 1, rows * row_bytes
+        for r in range(rows):
+            start, end = addr + r * stride, addr + r * stride + row_bytes
+            while start < end:
+                granule_end = (start // self.interleave + 1) * self.interleave
+                piece = min(end, granule_end) - start
+                share[(start // self.interleave) % self.channels] += piece
+                start += piece
+        return share
+
+    def slot_free(self, slots: int) -> float:
+        """When a descriptor slot is free (the one ``slots`` descriptors back has finished)."""
+        return self.completions[-slots] if len(self.completions) >= slots else 0.0
+
+    def move(self, issue: float, addr: int, rows: int, stride: int, row_bytes: int) -> float:
+        done = issue
+        for channel, nbytes in enumerate(self._per_channel(addr, rows, stride, row_bytes)):
+            if nbytes:
+                begin = max(issue + self.latency, self.free[channel])
+                self.free[channel] = begin + nbytes / self.bandwidth
+                done = max(done, self.free[channel])
+        self.completions.append(done)
+        return done
+
+
+def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
+                   timing: Timing | None = None) -> CyclePrediction:
+    """Predict ``CYCLES`` (START to DONE) of a program of instruction words that ends in HALT
+    and sits at byte address ``prog_addr``.
+
+    Raises
+    ------
+    ValueError
+        The program has no HALT or pops a token that no earlier instruction pushes.
+    """
+    t = timing or timing_for(config)
+    rows = config.array.rows
+    words = [decode(word) for word in instructions]
+    if not any(f["opcode"] == Opcode.HALT for f in words):
+        raise ValueError("the program has no HALT")
+    load_dma = _Engine(config, t.read_latency, t.bandwidth_efficiency)
+    store_dma = _Engine(config, 0, t.bandwidth_efficiency)
+    half = max(1, config.buffers.instr_depth // 2) * BufferMap(config).instrs_per_word
+
+    pushes: dict[tuple[Unit, Unit], list[float]] = defaultdict(list)   # (from, to) -> times
+    popped: dict[tuple[Unit, Unit], int] = defaultdict(int)
+    fetched: list[float] = []        # arrival of each ring half
+    dispatched: list[float] = []     # dispatch time of each instruction
+    unit_done = {unit: 0.0 for unit in Unit}
+    unit_history: dict[Unit, list[float]] = {unit: [] for unit in Unit}
+    leaves_queue: list[float] = []   # when each MATMUL's last vector left the compute queue
+    stream_end, tile_start = 0.0, -1e9
+    busy = 0
+
+    def request_time(k: int) -> float | None:
+        """When the sequencer asks for ring half ``k`` (``None``: not known yet)."""
+        if k < 2:
+            return 0.0
+        last = (k - 1) * half - 1            # the last instruction of half k - 2
+        return dispatched[last] if last < len(dispatched) else None
+
+    def pump_fetch(now: float) -> None:
+        """Issue the fetches requested by ``now`` (fetch has priority at the load DMA)."""
+        while len(fetched) * half < len(words):
+            k = len(fetched)
+            when = request_time(k)
+            if when is None or when > now:
+                return
+            if k < 2:
+                fetched.append(float(t.fetch) + k * half * INSTR_BYTES
+                               / (config.memory.data_bytes * config.memory.channels))
+                load_dma.completions.append(fetched[-1])
+            else:
+                addr = prog_addr + k * half * INSTR_BYTES
+                fetched.append(load_dma.move(when, addr, 1, 0, half * INSTR_BYTES) + 1)
+
+    def token(src: Unit, dst: Unit) -> float:
+        index = popped[src, dst]
+        if index >= len(pushes[src, dst]):
+            raise ValueError(f"a {dst.name} instruction pops a token from {src.name} that no "
+                             f"earlier instruction pushes")
+        popped[src, dst] += 1
+        return pushes[src, dst][index] + 1
+
+    clock = -float(t.decode)
+    for index, f in enumerate(words):
+        h = index // half
+        while len(fetched) <= h:
+            pump_fetch(request_time(len(fetched)))
+        gate = max(clock + t.decode, fetched[h])
+        op = f["opcode"]
+        if op == Opcode.HALT:
+            return CyclePrediction(round(max([gate, *unit_done.values()]) + t.finish), busy)
+        unit = unit_of(f)
+        if f["pop_prev"]:
+            gate = max(gate, token(Unit(unit - 1), unit))
+        if f["pop_next"]:
+            gate = max(gate, token(Unit(unit + 1), unit))
+        history = unit_history[unit]
+        if op in (Opcode.LOAD, Opcode.STORE) and len(history) >= t.slots:
+            gate = max(gate, history[-t.slots] + 1)
+        if op == Opcode.LOAD:
+            pump_fetch(gate)
+            gate = max(gate, load_dma.slot_free(t.slots))
+        if op == Opcode.MATMUL and len(leaves_queue) >= t.compute_queue:
+            gate = max(gate, leaves_queue[-t.compute_queue])
+        dispatch = clock = gate
+        dispatched.append(dispatch)
+
+        if op == Opcode.LOAD:
+            kind = ("act", "weight", "instr")[f["buffer"]]
+            done = load_dma.move(dispatch, f["mem_addr"], f["rows"], f["stride"],
+                                 config.word_bytes(kind)) + 1
+        elif op == Opcode.STORE:
+            done = store_dma.move(dispatch, f["mem_addr"], f["rows"], f["stride"],
+                                  config.word_bytes("acc")) + t.store_latency
+        elif op == Opcode.MATMUL:
+            first = max(dispatch + rows + t.matmul_start, stream_end,
+                        tile_start + 2 * rows - 1)
+            tile_start, stream_end = first, first + f["rows"]
+            leaves_queue.append(stream_end)
+            busy += f["rows"]
+            done = stream_end + config.array.latency + t.writeback
+        else:                    # SYNC: waits for its unit's earlier work
+            done = max(dispatch, unit_done[unit])
+        done = max(done, unit_done[unit])    # a unit completes in order
+        unit_done[unit] = done
+        history.append(done)
+        if f["push_prev"]:
+            pushes[unit, Unit(unit - 1)].append(done)
+        if f["push_next"]:
+            pushes[unit, Unit(unit + 1)].append(done)
+        if _TRACE:
+            print(f"{index:3} {op.name:7} dispatch {dispatch:7.1f} done {done:7.1f}")
+    raise ValueError("the program has no HALT")

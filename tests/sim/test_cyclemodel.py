@@ -1,0 +1,39 @@
+"""The cycle model against the RTL, and its input checks."""
+
+import numpy as np
+import pytest
+
+from systole.compiler import compile_gemm
+from systole.hw.config import preset
+from systole.hw.isa import encode
+from systole.run import run_gemm
+from systole.sim.cyclemodel import predict_cycles
+
+DEFAULT = preset("default")
+
+
+@pytest.mark.parametrize("m,k,n,tolerance", [(64, 64, 64, 0.02), (40, 37, 33, 0.06)])
+def test_model_tracks_the_rtl(m, k, n, tolerance):
+    report = run_gemm(DEFAULT, m, k, n, seed=2)
+    assert report.ok, report.text()
+    assert abs(report.model_cycles - report.cycles) <= tolerance * report.cycles, report.text()
+
+
+def test_model_counts_every_vector_and_grows_with_the_work():
+    rng = np.random.default_rng(0)
+    predictions = []
+    for size in (32, 64, 128):
+        a = rng.integers(-128, 128, (size, size), dtype=np.int8)
+        program = compile_gemm(a, a, DEFAULT)
+        prediction = predict_cycles(program.instructions, DEFAULT, program.prog_addr)
+        assert prediction.array_busy == program.array_vectors
+        assert prediction.cycles > prediction.array_busy
+        predictions.append(prediction.cycles)
+    assert predictions == sorted(predictions)
+
+
+def test_model_rejects_programs_it_cannot_time():
+    with pytest.raises(ValueError, match="no HALT"):
+        predict_cycles([encode("LOAD", buffer=0, rows=1, stride=32)], DEFAULT, 0)
+    with pytest.raises(ValueError, match="pops a token"):
+        predict_cycles([encode("MATMUL", rows=1, pop_prev=1), encode("HALT")], DEFAULT, 0)
