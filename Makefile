@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint clean membench
+.PHONY: setup test lint clean membench bench
 
 setup:
 	@echo "== systole setup: Debian packages: $(APT_PACKAGES)"
@@ -35,6 +35,10 @@ test:
 # The memory benchmark of README.md (about 2.5 minutes on 2 cores, most of it Verilator builds).
 membench:
 	$(BIN)/systole membench --json --out results/membench.json
+
+# The GEMM benchmark of README.md (RTL simulation of every case; tens of minutes on 2 cores).
+bench:
+	$(BIN)/systole bench --out results/bench.json
 
 lint:
 	$(BIN)/ruff check .

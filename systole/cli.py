@@ -154,6 +154,37 @@ def _add_run_parser(sub) -> None:
     run.set_defaults(func=cmd_run)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from systole.bench import CASES, QUICK_CASES, markdown_table, run_bench, write_outputs
+
+    bench = run_bench(QUICK_CASES if args.quick else CASES, seed=args.seed)
+    bench["command"] = " ".join(["systole", *args.argv])
+    for path in write_outputs(bench, Path(args.out), plots=not args.no_plots):
+        print(f"wrote {path}", file=sys.stderr)
+    print(markdown_table(bench), end="")
+    return 0 if all(case["ok"] for case in bench["cases"]) else 1
+
+
+def _add_bench_parser(sub) -> None:
+    bench = sub.add_parser(
+        "bench", help="GEMM shapes and array sizes through the whole chip (RTL simulation)",
+        description="Run square, skinny and GEMV GEMMs on 4x4, 8x8 and 16x16 arrays through "
+                    "the generated chip (Verilator, HBM2E model, checked bit for bit) and "
+                    "write JSON, a Markdown table and PNG plots (utilisation vs size next to "
+                    "SCALE-Sim's model and the ideal; a roofline). Takes tens of minutes; "
+                    "progress goes to stderr.")
+    bench.add_argument("--out", default="results/bench.json",
+                       help="JSON output; bench.md and the PNGs go next to it "
+                            "(default results/bench.json)")
+    bench.add_argument("--quick", action="store_true",
+                       help="two small cases on the tiny preset (a smoke test)")
+    bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the random operands")
+    bench.set_defaults(func=cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -168,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
     _add_run_parser(sub)
     _add_membench_parser(sub)
+    _add_bench_parser(sub)
     return parser
 
 
