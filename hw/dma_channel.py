@@ -17,7 +17,7 @@ from .bufread import BufferReader
 from .config import MemoryConfig
 
 #: Bits of the descriptor tag a burst carries back to the engine on completion.
-TAG_BITS = 2
+TAG_BITS = 3
 
 __all__ = ["TAG_BITS", "burst_layout", "BufferWriteSignature", "BufferReadSignature",
            "ReadChannel", "WriteChannel"]

@@ -44,7 +44,7 @@ class DmaUnit(wiring.Component):
     A command becomes a descriptor in the cycle its tokens are available.
     """
 
-    PENDING = 4
+    PENDING = 8
 
     def __init__(self, config: SystoleConfig, *, store: bool):
         self.config = config

@@ -50,8 +50,9 @@ class Sequencer(wiring.Component):
 
     Latency
     -------
-    Five cycles per instruction in decode (read, select, two check stages, dispatch) when the
-    ring holds it and its unit accepts it.
+    Three cycles per instruction (two check stages, dispatch) when the ring holds it and its
+    unit accepts it: a front stage reads the next instruction from the ring (three cycles)
+    while the current one is checked and dispatched.
     """
 
     def __init__(self, config: SystoleConfig):
@@ -124,7 +125,14 @@ class Sequencer(wiring.Component):
                 m.d.sync += fail(ErrorCode.BUS_ERROR, fetch_pc)
 
         # ---- decode ---------------------------------------------------------------------------
-        pc = Signal(32)
+        # Two stages: the front reads the next instruction from the ring into ``staged`` while
+        # the back checks and dispatches the current one (``instr`` at ``pc``).
+        pc = Signal(32)                       # address of ``instr`` (the back's)
+        front_pc = Signal(32)                 # address of the next instruction to read
+        staged = Signal(instr_layout())
+        staged_pc = Signal(32)
+        staged_valid = Signal()
+        take = Signal()                       # the back takes ``staged`` this cycle
         word = Signal(range(max(half_words, 2)))
         slot = Signal(range(max(ipw, 2)))
         half = Signal()
@@ -191,20 +199,49 @@ class Sequencer(wiring.Component):
             m.d.comb += stream_.payload.sync.eq(is_sync)
         targets = {Unit.LOAD: self.load, Unit.COMPUTE: self.compute, Unit.STORE: self.store}
 
-        def advance():
-            """Statements moving decode to the next instruction."""
-            stmts = [pc.eq(pc + INSTR_BYTES)]
-            if ipw > 1:
-                stmts.append(slot.eq(Mux(last_slot, 0, slot + 1)))
-            end_of_half = last_slot & (word == half_words - 1)
-            return stmts, end_of_half
+        # Front: READ (ring read), SELECT (register the ring word), PICK (the instruction of
+        # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
+        end_of_half = last_slot & (word == half_words - 1)
+        with m.FSM(name="front"):
+            with m.State("READ"):
+                with m.If(running & (~staged_valid | take) & full.bit_select(half, 1)):
+                    m.d.comb += self.instr.en.eq(1)
+                    m.next = "SELECT"
+            with m.State("SELECT"):
+                m.d.sync += ring_word.eq(self.instr.data)
+                m.next = "PICK"
+            with m.State("PICK"):
+                picked = Signal(instr_layout())
+                m.d.comb += picked.eq(ring_word.word_select(slot, INSTR_BITS) if ipw > 1
+                                      else ring_word[:INSTR_BITS])
+                with m.If(picked.header.opcode == Opcode.HALT):
+                    # Nothing after a HALT is needed: fetching further would only delay DONE
+                    # (it waits for fetches in flight).
+                    m.d.sync += fetch_on.eq(0)
+                m.d.sync += [
+                    staged.eq(picked),
+                    staged_pc.eq(front_pc), staged_valid.eq(running),
+                    front_pc.eq(front_pc + INSTR_BYTES),
+                ]
+                if ipw > 1:
+                    m.d.sync += slot.eq(Mux(last_slot, 0, slot + 1))
+                with m.If(last_slot):
+                    m.d.sync += word.eq(Mux(end_of_half, 0, word + 1))
+                with m.If(end_of_half):     # the ring half is consumed: fetch may refill it
+                    m.d.sync += [full.bit_select(half, 1).eq(0), half.eq(~half)]
+                m.next = "READ"
+        with m.If(take):
+            m.d.sync += [instr.eq(staged), pc.eq(staged_pc), staged_valid.eq(0)]
+        with m.If(~running):
+            m.d.sync += staged_valid.eq(0)
 
         with m.FSM(name="decode"):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [
                         self.error.eq(0), self.error_code.eq(0), self.error_pc.eq(0),
-                        pc.eq(self.prog_addr), fetch_pc.eq(self.prog_addr),
+                        pc.eq(self.prog_addr), front_pc.eq(self.prog_addr),
+                        fetch_pc.eq(self.prog_addr), staged_valid.eq(0),
                         full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
                         half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),
                     ]
@@ -217,16 +254,9 @@ class Sequencer(wiring.Component):
             with m.State("READ"):
                 with m.If(~running):
                     m.next = "DRAIN"
-                with m.Elif(full.bit_select(half, 1)):
-                    m.d.comb += self.instr.en.eq(1)
-                    m.next = "SELECT"
-            with m.State("SELECT"):
-                m.d.sync += ring_word.eq(self.instr.data)
-                m.next = "PICK"
-            with m.State("PICK"):
-                m.d.sync += instr.eq(ring_word.word_select(slot, INSTR_BITS) if ipw > 1
-                                     else ring_word[:INSTR_BITS])
-                m.next = "CHECK"
+                with m.Elif(staged_valid):
+                    m.d.comb += take.eq(1)
+                    m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += span.eq((rows - 1) * stride)
                 m.next = "CLASSIFY"
@@ -245,7 +275,6 @@ class Sequencer(wiring.Component):
                     m.d.sync += code.eq(ErrorCode.NONE)
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
-                stmts, end_of_half = advance()
                 with m.If(~running):
                     m.next = "DRAIN"
                 with m.Elif(code != ErrorCode.NONE):
@@ -261,13 +290,12 @@ class Sequencer(wiring.Component):
                                 m.d.comb += target.valid.eq(1)
                                 with m.If(target.ready):
                                     m.d.comb += self.dispatched.eq(1)
-                                    m.d.sync += stmts
-                                    with m.If(last_slot):
-                                        m.d.sync += word.eq(Mux(end_of_half, 0, word + 1))
-                                    with m.If(end_of_half):
-                                        m.d.sync += [full.bit_select(half, 1).eq(0),
-                                                     half.eq(~half)]
-                                    m.next = "READ"
+                                    # Take the staged instruction at once when it is there.
+                                    with m.If(staged_valid):
+                                        m.d.comb += take.eq(1)
+                                        m.next = "CHECK"
+                                    with m.Else():
+                                        m.next = "READ"
             with m.State("DRAIN"):
                 m.d.sync += [running.eq(0), fetch_on.eq(0)]
                 # Outstanding fetches must land before the ring can be reused.

@@ -66,13 +66,13 @@ class Timing:
     """
 
     fetch: int = 42
-    decode: int = 6
+    decode: int = 3
     read_latency: int = 39
     store_latency: int = 24
     matmul_start: int = 5
     writeback: int = 4
     finish: int = 1
-    slots: int = 4
+    slots: int = 8
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
 

@@ -196,7 +196,8 @@ def plot(bench: dict, out_dir: Path) -> list[Path]:
     ax.set_yscale("log", base=2)
     ax.set_xlabel("arithmetic intensity (MACs per byte moved)")
     ax.set_ylabel("MACs per cycle")
-    ax.legend(fontsize=8)
+    if default:
+        ax.legend(fontsize=8)
     ax.set_title("Roofline, 16x16 array, HBM2E model (4 channels)")
     fig.tight_layout()
     paths.append(out_dir / "bench_roofline.png")
