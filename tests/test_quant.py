@@ -6,8 +6,16 @@ from math import floor
 import numpy as np
 import pytest
 
-from systole.quant import (INT32_MAX, INT32_MIN, PostProcParams, activation_range,
-                           quantize_multiplier, rdbpot, requantize, srdhm)
+from systole.quant import (
+    INT32_MAX,
+    INT32_MIN,
+    PostProcParams,
+    activation_range,
+    quantize_multiplier,
+    rdbpot,
+    requantize,
+    srdhm,
+)
 
 EDGES = [INT32_MIN, INT32_MIN + 1, -(1 << 30), -3, -2, -1, 0, 1, 2, 3, 1 << 30, INT32_MAX - 1,
          INT32_MAX]
@@ -74,7 +82,7 @@ def test_requantize_random_and_edges():
     shift[:4] = [0, 31, 0, 31]
     for zp, lo, hi in ((0, -128, 127), (-5, -5, 127), (3, 3, 60), (-128, -128, -128)):
         got = requantize(acc, bias, mult, shift, zp, lo, hi)
-        want = [oracle(*map(int, v), zp, lo, hi) for v in zip(acc, bias, mult, shift)]
+        want = [oracle(*map(int, v), zp, lo, hi) for v in zip(acc, bias, mult, shift, strict=True)]
         assert got.dtype == np.int8
         np.testing.assert_array_equal(got, np.array(want, np.int8))
 
