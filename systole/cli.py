@@ -162,9 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
     _add_config_options(gen)
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--top", choices=["chip", "array", "memsys"], default="chip",
+    gen.add_argument("--top", choices=["chip", "array", "memsys", "postproc"], default="chip",
                      help="what to generate: the whole accelerator (default), the systolic "
-                          "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
+                          "array alone, the memory subsystem (DMA + AXI4 ports) alone, or the "
+                          "post-processing unit alone")
     gen.set_defaults(func=cmd_generate)
     _add_run_parser(sub)
     _add_membench_parser(sub)
