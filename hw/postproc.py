@@ -45,8 +45,9 @@ class PostProcessor(wiring.Component):
     Per channel ``c`` (see ``docs/quant.md``): ``x = wrap32(acc + bias)``, ``y =
     srdhm(x, multiplier)`` (``floor(x * m / 2**31 + 1/2)``, ``-2**31 * -2**31`` saturating),
     ``z = rdbpot(y, shift)`` (ties away from zero; shifts above 31 are treated as 31), ``out =
-    clamp(z + zero_point, act_min, act_max)``. The parameters travel with each row, so rows
-    with different parameters may follow each other.
+    min(max(z + zero_point, act_min), act_max)`` (``act_max`` wins if ``act_min > act_max``).
+    The parameters travel with each row, so rows with different parameters may follow each
+    other.
 
     Parameters
     ----------
@@ -130,11 +131,13 @@ class PostProcessor(wiring.Component):
             remainder = Signal(unsigned(32), name=f"remainder{c}")
             threshold = Signal(unsigned(32), name=f"threshold{c}")
             offset = Signal(signed(34), name=f"offset{c}")
+            low = Signal(signed(34), name=f"low{c}")
             m.d.comb += [
                 mask.eq((1 << shift3) - 1),
                 remainder.eq(y.as_unsigned() & mask),
                 threshold.eq((mask >> 1) + y[31]),
                 offset.eq(z + last.zero_point),
+                low.eq(Mux(offset < last.act_min, last.act_min, offset)),
             ]
             with m.If(advance):
                 m.d.sync += [
@@ -147,8 +150,7 @@ class PostProcessor(wiring.Component):
                     y.eq(Mux(saturate, INT32_MAX, ((product + (1 << 30)) >> 31)[:32].as_signed())),
                     shift3.eq(shift2),
                     z.eq((y >> shift3) + (remainder > threshold)),
-                    out.eq(Mux(offset < last.act_min, last.act_min,
-                               Mux(offset > last.act_max, last.act_max, offset[:8].as_signed()))),
+                    out.eq(Mux(low > last.act_max, last.act_max, low[:8].as_signed())),
                 ]
             m.d.comb += self.rows_out.payload[c].eq(out)
         return m

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant import INT32_MAX, INT32_MIN, requantize
+from ..quant import INT32_MAX, INT32_MIN, requantize_unchecked
 
 __all__ = ["EDGE_INT32", "random_rows", "expected_rows"]
 
@@ -36,12 +36,14 @@ def random_rows(cols: int, count: int, seed: int) -> list[dict]:
         elif kind == 3:     # small values around the clamp
             acc = rng.integers(-5000, 5000, cols)
             bias = rng.integers(-100, 100, cols)
-            shift = rng.choice([0, 31, 4, 7], cols)
+            shift = rng.choice([0, 31, 4, 7, 32, 255], cols)   # above 31: as 31
         zero_point = int(rng.integers(-128, 128))
         act_min = int(rng.integers(-128, 128))
         act_max = int(rng.integers(act_min, 128))
         if index % 3 == 0:
             act_min, act_max = -128, 127
+        elif index % 7 == 5:      # crossed bounds: the upper one wins
+            act_min, act_max = act_max, act_min - 1 if act_min > -128 else act_min
         rows.append({"acc": [int(v) for v in acc], "params": {
             "channel": {"bias": [int(v) for v in bias], "multiplier": [int(v) for v in mult],
                         "shift": [int(v) for v in shift]},
@@ -50,11 +52,12 @@ def random_rows(cols: int, count: int, seed: int) -> list[dict]:
 
 
 def expected_rows(rows: list[dict]) -> np.ndarray:
-    """int8 results of :func:`systole.quant.requantize` for each row."""
+    """int8 results of :func:`systole.quant.requantize_unchecked` for each row."""
     out = []
     for row in rows:
         p = row["params"]
         ch = p["channel"]
-        out.append(requantize(row["acc"], ch["bias"], ch["multiplier"], ch["shift"],
-                              p["zero_point"], p["act_min"], p["act_max"]))
+        out.append(requantize_unchecked(row["acc"], ch["bias"], ch["multiplier"],
+                                        np.minimum(ch["shift"], 31), p["zero_point"],
+                                        p["act_min"], p["act_max"]))
     return np.array(out, np.int8).reshape(len(rows), -1)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["INT32_MIN", "INT32_MAX", "srdhm", "rdbpot", "requantize", "quantize_multiplier",
+__all__ = ["INT32_MIN", "INT32_MAX", "srdhm", "rdbpot", "requantize", "requantize_unchecked",
+           "quantize_multiplier",
            "activation_range", "PostProcParams"]
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -85,9 +86,19 @@ def requantize(acc, bias, multiplier, shift, zero_point: int = 0, act_min: int =
     for name, value in (("acc", acc), ("bias", bias), ("multiplier", multiplier)):
         if value.size and (value.min() < INT32_MIN or value.max() > INT32_MAX):
             raise ValueError(f"{name} must hold int32 values")
+    return requantize_unchecked(acc, bias, multiplier, shift, zero_point, act_min, act_max)
+
+
+def requantize_unchecked(acc, bias, multiplier, shift, zero_point: int, act_min: int,
+                         act_max: int) -> np.ndarray:
+    """:func:`requantize` without the range checks, as the hardware does it for any operands:
+    the clamp is ``min(max(v, act_min), act_max)`` (``act_max`` wins if ``act_min >
+    act_max``). ``shift`` must be 0..31."""
+    acc, bias, multiplier = _int64(acc), _int64(bias), _int64(multiplier)
     x = (acc + bias + (1 << 31)) % (1 << 32) - (1 << 31)     # int32 wrap-around
     z = rdbpot(srdhm(x, multiplier), shift)
-    return np.clip(z + int(zero_point), int(act_min), int(act_max)).astype(np.int8)
+    return np.minimum(np.maximum(z + int(zero_point), int(act_min)),
+                      int(act_max)).astype(np.int8)
 
 
 def quantize_multiplier(scale: float) -> tuple[int, int]:
