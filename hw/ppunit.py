@@ -138,6 +138,8 @@ class PostProcUnit(wiring.Component):
         acc_row = data.View(data.ArrayLayout(signed(32), cols),
                             reader.resp.payload.data[:32 * cols])
         m.d.comb += [
+            # The reader's side information: the last row (for waveforms; keeps it driven).
+            reader.req.payload.meta.eq(issued + 1 == current.rows),
             post.rows_in.valid.eq(reader.resp.valid),
             reader.resp.ready.eq(post.rows_in.ready),
             post.rows_in.payload.acc.eq(acc_row),
