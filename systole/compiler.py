@@ -212,6 +212,9 @@ class _Emitter:
         self.steps = [(b, nt, kt) for b in range(tiling.m_blocks)
                       for nt in range(tiling.n_tiles) for kt in range(tiling.k_tiles)]
         self.matmul_at: list[int] = []
+        # Bytes between rows of A in memory: an activation word, or an accumulator word when A
+        # is the int8 output of a previous layer (see systole.network).
+        self.a_row_bytes = config.word_bytes("act")
 
     def _emit(self, opcode: Opcode, **fields) -> int:
         self.instrs.append({"opcode": opcode, **fields})
@@ -236,7 +239,7 @@ class _Emitter:
         rows = t.block_rows(b)
         first = len(self.instrs)
         if not t.act_resident or nt == 0:
-            act_bytes = cfg.word_bytes("act")
+            act_bytes = self.a_row_bytes
             self._emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=self._act_word(j), rows=rows,
                        mem_addr=self.a_addr + (kt * t.m + b * t.m_block) * act_bytes,
                        stride=act_bytes)
