@@ -244,7 +244,10 @@ class _Builder:
         if end > cfg.memory.size:
             raise ValueError(f"the network needs {end} bytes of memory, {cfg.name!r} has "
                              f"{cfg.memory.size}")
-        image = self.image.build(end)
+        # The sequencer prefetches up to a ring of instructions past HALT: keep them inside
+        # the image (memory models flag reads past its end).
+        image = self.image.build(min(end + cfg.buffers.instr_depth * INSTR_BYTES,
+                                     cfg.memory.size))
         image[prog_addr:end] = np.frombuffer(
             b"".join(w.to_bytes(INSTR_BYTES, "little") for w in words), np.uint8)
         return NetworkProgram(
