@@ -270,23 +270,46 @@ class _ChipBuilder(_Builder):
         t0 = plan_tiling(m, self.x.shape[1], 1, cfg)
         x_words, _ = _pack(self.x, np.zeros((self.x.shape[1], 1), np.int8), cfg, t0)
         x_addr = self.image.add(x_words)
-        act_bytes = cfg.word_bytes("act")
-        self.emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=0, rows=m * t0.k_tiles,
-                  mem_addr=x_addr, stride=act_bytes)
-        weight_word, weight_base = 0, []
+        act_bytes, w_bytes = cfg.word_bytes("act"), cfg.word_bytes("weight")
+        # All weights stay in the weight buffer, layer after layer, tiles [N-tile][K-tile].
+        weight_base, weight_addr, weight_count = [], [], []
         for layer in self.layers:
             k, n = layer.weights.shape
             tiling = plan_tiling(m, k, n, cfg)
             _, w_words = _pack(np.zeros((1, k), np.int8), layer.weights, cfg, tiling)
-            addr = self.image.add(w_words)
-            w_bytes = cfg.word_bytes("weight")
-            count = tiling.n_tiles * tiling.k_tiles * r
-            self.emit(Opcode.LOAD, buffer=Buffer.WEIGHT, buf_addr=weight_word, rows=count,
-                      mem_addr=addr, stride=w_bytes)
-            weight_base.append(weight_word)
-            weight_word += count
+            weight_base.append(sum(weight_count))
+            weight_addr.append(self.image.add(w_words))
+            weight_count.append(tiling.n_tiles * tiling.k_tiles * r)
+        # Loads in the order of first use, so the first MATMULs wait only for their own
+        # K-tile of the input and weight tile: (input K-tile, first weight tile) pairs, then
+        # the rest of the first layer's weights, then the other layers'.
+        for kt in range(t0.k_tiles):
+            self.emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=kt * m, rows=m,
+                      mem_addr=x_addr + kt * m * act_bytes, stride=act_bytes)
+            self.emit(Opcode.LOAD, buffer=Buffer.WEIGHT, buf_addr=kt * r, rows=r,
+                      mem_addr=weight_addr[0] + kt * r * w_bytes, stride=w_bytes)
+        first = t0.k_tiles * r
+        for index, (base, addr, count) in enumerate(zip(weight_base, weight_addr, weight_count,
+                                                        strict=True)):
+            skip = first if index == 0 else 0
+            if count > skip:
+                self.emit(Opcode.LOAD, buffer=Buffer.WEIGHT, buf_addr=base + skip,
+                          rows=count - skip, mem_addr=addr + skip * w_bytes, stride=w_bytes)
         out_tiles = _ceil_div(self.layers[-1].weights.shape[1], cfg.array.cols)
         out_addr = self.image.add(out_tiles * m * cfg.word_bytes("acc"))
+        # Each POSTPROC (and the last layer's STOREs) is emitted one MATMUL after the last
+        # MATMUL it waits for, or earlier if a MATMUL needs its result or its accumulators:
+        # the sequencer holds it until its token arrives, and meanwhile the array keeps busy.
+        pending: list[tuple[list[dict], range, range, int]] = []   # (instrs, act, acc, age)
+        acc_bytes = cfg.word_bytes("acc")
+
+        def flush(keep) -> None:
+            for item in list(pending):
+                if not keep(item):
+                    pending.remove(item)
+                    for fields in item[0]:
+                        self.emit(**fields)
+
         source = 0
         for index, layer in enumerate(self.layers):
             k, n = layer.weights.shape
@@ -295,19 +318,27 @@ class _ChipBuilder(_Builder):
             target = half - source
             for nt in range(n_tiles):
                 for kt in range(k_tiles):
-                    self.emit(Opcode.MATMUL, act_addr=source + kt * m,
+                    act, acc = source + kt * m, nt * m
+                    flush(lambda item, act=act, acc=acc: act not in item[1]
+                          and acc not in item[2])
+                    self.emit(Opcode.MATMUL, act_addr=act,
                               weight_addr=weight_base[index] + (nt * k_tiles + kt) * r,
-                              acc_addr=nt * m, rows=m, accumulate=int(kt > 0))
+                              acc_addr=acc, rows=m, accumulate=int(kt > 0))
+                    pending[:] = [(i, a, c, age + 1) for i, a, c, age in pending]
+                    flush(lambda item: item[3] < 2)
                 dst = PostProcDst.ACC if last else PostProcDst.ACT
-                self.emit(Opcode.POSTPROC, acc_addr=nt * m, rows=m, dst=dst,
-                          dst_addr=nt * m if last else target + nt * m,
-                          param_addr=firsts[index] + nt, **_pp_fields(layer.params))
+                instrs = [dict(opcode=Opcode.POSTPROC, acc_addr=nt * m, rows=m, dst=dst,
+                               dst_addr=nt * m if last else target + nt * m,
+                               param_addr=firsts[index] + nt, **_pp_fields(layer.params))]
                 if last:
-                    acc_bytes = cfg.word_bytes("acc")
-                    self.emit(Opcode.STORE, acc_addr=nt * m, rows=m,
-                              mem_addr=out_addr + nt * m * acc_bytes, stride=acc_bytes)
+                    instrs.append(dict(opcode=Opcode.STORE, acc_addr=nt * m, rows=m,
+                                       mem_addr=out_addr + nt * m * acc_bytes,
+                                       stride=acc_bytes))
+                written = range(target + nt * m, target + nt * m + m) if not last else range(0)
+                pending.append((instrs, written, range(nt * m, nt * m + m), 1))
             self.vectors.append(m * k_tiles * n_tiles)
             source = target
+        flush(lambda item: False)
         return self.finish("chip", out_addr)
 
 
