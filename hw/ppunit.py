@@ -97,10 +97,10 @@ class PostProcUnit(wiring.Component):
         issued = Signal(16)
         written = Signal(16)
 
-        # Forwarding is continuous logic (no dependence on the DMA unit's idle, which itself
-        # looks at the forwarded valid).
-        waiting = Signal()
-        start = Signal()
+        # Strobes and forwarding are continuous logic of the state (no combinational
+        # assignments inside FSM states: X-safe at start under event-driven simulators), and
+        # forwarding does not look at the DMA unit's idle, which looks at the forwarded valid.
+        waiting, running, done, start = Signal(), Signal(), Signal(), Signal()
         m.d.comb += [
             self.store_cmd.payload.eq(cmd),
             self.store_cmd.valid.eq(self.cmd.valid & ~cmd.postproc & waiting),
@@ -108,21 +108,23 @@ class PostProcUnit(wiring.Component):
                      & (~cmd.flags.pop_prev | self.tokens.prev_ready)),
             self.cmd.ready.eq((self.store_cmd.valid & self.store_cmd.ready) | start),
             self.idle.eq(waiting & ~self.cmd.valid),
+            mine["pop_prev"].eq(start & cmd.flags.pop_prev),
+            self.param.addr.eq(cmd.param_addr),
+            self.param.en.eq(start),
+            reader.req.valid.eq(running & (issued != current.rows)),
+            reader.req.payload.addr.eq(current.acc_addr + issued),
+            mine["push_prev"].eq(done & current.flags.push_prev),
+            mine["push_next"].eq(done & current.flags.push_next),
         ]
-        with m.FSM(name="postproc"):
+        with m.FSM(name="postproc") as fsm:
             with m.State("IDLE"):
-                m.d.comb += waiting.eq(1)
                 with m.If(start):
-                    m.d.comb += [mine["pop_prev"].eq(cmd.flags.pop_prev),
-                                 self.param.addr.eq(cmd.param_addr), self.param.en.eq(1)]
                     m.d.sync += [current.eq(cmd), issued.eq(0), written.eq(0)]
                     m.next = "PARAMS"
             with m.State("PARAMS"):
                 m.d.sync += params.eq(self.param.data[:len(params.as_value())])
                 m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [reader.req.valid.eq(issued != current.rows),
-                             reader.req.payload.addr.eq(current.acc_addr + issued)]
                 with m.If(reader.req.valid & reader.req.ready):
                     m.d.sync += issued.eq(issued + 1)
                 with m.If(post.rows_out.valid):
@@ -130,9 +132,9 @@ class PostProcUnit(wiring.Component):
                     with m.If(written + 1 == current.rows):
                         m.next = "DONE"
             with m.State("DONE"):
-                m.d.comb += [mine["push_prev"].eq(current.flags.push_prev),
-                             mine["push_next"].eq(current.flags.push_next)]
                 m.next = "IDLE"
+        m.d.comb += [waiting.eq(fsm.ongoing("IDLE")), running.eq(fsm.ongoing("RUN")),
+                     done.eq(fsm.ongoing("DONE"))]
 
         # Accumulator words through the post-processor; results into the destination buffer.
         acc_row = data.View(data.ArrayLayout(signed(32), cols),
