@@ -73,6 +73,7 @@ class PostProcessor(wiring.Component):
 
     def __init__(self, cols: int):
         if not isinstance(cols, int) or cols < 1:
+            self._MustUse__silence = True      # never built: no "unused elaboratable" warning
             raise ValueError(f"cols must be a positive int, not {cols!r}")
         self.cols = cols
         super().__init__({
