@@ -1,13 +1,15 @@
 """On-chip buffers of the chip and their address spaces.
 
-Four ``lib.memory.Memory`` instances: activations, weights, accumulators and the instruction
-prefetch ring. Words are whole vectors (see :class:`~systole.hw.config.SystoleConfig`): an
-activation word holds one activation vector, a weight word one row of a weight tile, an
-accumulator word one int32 result vector; each is one or more memory beats wide.
+Five ``lib.memory.Memory`` instances: activations, weights, accumulators, post-processing
+parameters and the instruction prefetch ring. Words are whole vectors (see
+:class:`~systole.hw.config.SystoleConfig`): an activation word holds one activation vector, a
+weight word one row of a weight tile, an accumulator word one int32 result vector, a parameter
+word the bias, multiplier and shift of every column; each is one or more memory beats wide.
 
 The load DMA sees one beat-addressed space: region 0 activations, 1 weights, 2 instructions,
-each ``2**region_bits`` beats. The store DMA sees the accumulators, beat-addressed. Each DMA
-channel has its own write (load) or read (store) port, so channels never wait for each other.
+3 post-processing parameters, each ``2**region_bits`` beats. The store DMA sees the
+accumulators, beat-addressed. Each DMA channel has its own write (load) or read (store) port,
+so channels never wait for each other.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from .config import SystoleConfig
 from .dma_channel import BufferReadSignature, BufferWriteSignature
 from .isa import INSTR_BITS
 
-__all__ = ["BufferMap", "ChipBuffers", "REGION_ACT", "REGION_WEIGHT", "REGION_INSTR"]
+__all__ = ["BufferMap", "ChipBuffers", "WritePortSignature", "REGION_ACT", "REGION_WEIGHT",
+           "REGION_INSTR", "REGION_PARAM"]
 
-REGION_ACT, REGION_WEIGHT, REGION_INSTR = 0, 1, 2
+REGION_ACT, REGION_WEIGHT, REGION_INSTR, REGION_PARAM = 0, 1, 2, 3
+
+
+class WritePortSignature(wiring.Signature):
+    """A whole-word write port as seen by its user; the write takes effect at the clock edge."""
+
+    def __init__(self, addr_width: int, data_width: int):
+        super().__init__({"addr": Out(addr_width), "data": Out(data_width), "en": Out(1)})
 
 
 class BufferMap:
@@ -39,12 +49,14 @@ class BufferMap:
         self.instr_word_bits = max(mem.data_width, INSTR_BITS)
         self.instrs_per_word = self.instr_word_bits // INSTR_BITS
         self.depth = {REGION_ACT: buf.act_depth, REGION_WEIGHT: buf.weight_depth,
-                      REGION_INSTR: buf.instr_depth // self.instrs_per_word}
+                      REGION_INSTR: buf.instr_depth // self.instrs_per_word,
+                      REGION_PARAM: buf.param_depth}
         self.lanes = {REGION_ACT: config.act_word_beats, REGION_WEIGHT: config.weight_word_beats,
-                      REGION_INSTR: self.instr_word_bits // mem.data_width}
+                      REGION_INSTR: self.instr_word_bits // mem.data_width,
+                      REGION_PARAM: config.param_word_beats}
         self.acc_lanes = config.acc_word_beats
         self.region_bits = max(ceil_log2(self.depth[r] * self.lanes[r]) for r in self.depth)
-        # DMA engine configs: beat address spaces of the load side (3 regions) and the store
+        # DMA engine configs: beat address spaces of the load side (4 regions) and the store
         # side (accumulators).
         self.load_memory = replace(mem, buffer_depth=4 << self.region_bits)
         self.store_memory = replace(mem, buffer_depth=max(2, buf.acc_depth * self.acc_lanes))
@@ -62,7 +74,7 @@ class BufferMap:
 
 
 class ChipBuffers(wiring.Component):
-    """The chip's four buffers with every port they serve.
+    """The chip's five buffers with every port they serve.
 
     Members
     -------
@@ -75,8 +87,15 @@ class ChipBuffers(wiring.Component):
     acc_read : In(ReadPortSignature(...))
         Accumulator read port of the compute unit's read-modify-write; transparent to
         ``acc_write``, so a word written in one cycle reads back new in the same cycle.
-    acc_write : In(Signature addr, data, en)
+    acc_write : In(WritePortSignature(...))
         Accumulator write port of the compute unit (whole words).
+    param : In(ReadPortSignature(...))
+        Parameter word read port of the post-processing unit.
+    post_acc_read : In(ReadPortSignature(...))
+        Accumulator read port of the post-processing unit.
+    post_acc_write, post_act_write : In(WritePortSignature(...))
+        Whole-word write ports of the post-processing unit into the accumulators and the
+        activations.
 
     Latency
     -------
@@ -98,9 +117,13 @@ class ChipBuffers(wiring.Component):
             "instr": In(ReadPortSignature(max(1, ceil_log2(bmap.depth[REGION_INSTR])),
                                           bmap.word_bits(REGION_INSTR))),
             "acc_read": In(ReadPortSignature(acc_addr, bmap.acc_word_bits)),
-            "acc_write": In(wiring.Signature({"addr": Out(acc_addr),
-                                              "data": Out(bmap.acc_word_bits),
-                                              "en": Out(1)})),
+            "acc_write": In(WritePortSignature(acc_addr, bmap.acc_word_bits)),
+            "param": In(ReadPortSignature(max(1, ceil_log2(buf.param_depth)),
+                                          bmap.word_bits(REGION_PARAM))),
+            "post_acc_read": In(ReadPortSignature(acc_addr, bmap.acc_word_bits)),
+            "post_acc_write": In(WritePortSignature(acc_addr, bmap.acc_word_bits)),
+            "post_act_write": In(WritePortSignature(ceil_log2(buf.act_depth),
+                                                    bmap.word_bits(REGION_ACT))),
         })
 
     def elaborate(self, platform) -> Module:
@@ -109,7 +132,7 @@ class ChipBuffers(wiring.Component):
         beat = bmap.beat_bits
         memories = {}
         for region, name in ((REGION_ACT, "act"), (REGION_WEIGHT, "weight"),
-                             (REGION_INSTR, "instr")):
+                             (REGION_INSTR, "instr"), (REGION_PARAM, "param")):
             memories[region] = m.submodules[f"{name}_mem"] = memory.Memory(
                 shape=bmap.word_bits(region), depth=bmap.depth[region], init=[])
         acc = m.submodules.acc_mem = memory.Memory(shape=bmap.acc_word_bits,
@@ -132,9 +155,19 @@ class ChipBuffers(wiring.Component):
 
         # Compute and fetch word reads.
         for index, bus in ((REGION_ACT, self.act), (REGION_WEIGHT, self.weight),
-                           (REGION_INSTR, self.instr)):
+                           (REGION_INSTR, self.instr), (REGION_PARAM, self.param)):
             port = memories[index].read_port()
             m.d.comb += [port.addr.eq(bus.addr), port.en.eq(bus.en), bus.data.eq(port.data)]
+
+        # Post-processing: whole-word writes into the activations and accumulators, and an
+        # accumulator read port of its own.
+        for mem, bus in ((memories[REGION_ACT], self.post_act_write),
+                         (acc, self.post_acc_write)):
+            port = mem.write_port()
+            m.d.comb += [port.addr.eq(bus.addr), port.data.eq(bus.data), port.en.eq(bus.en)]
+        port = acc.read_port()
+        m.d.comb += [port.addr.eq(self.post_acc_read.addr), port.en.eq(self.post_acc_read.en),
+                     self.post_acc_read.data.eq(port.data)]
 
         # Accumulators: compute read-modify-write, store-DMA beat reads.
         write = acc.write_port()

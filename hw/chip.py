@@ -15,6 +15,7 @@ from .csr import ControlRegisters
 from .dma import DmaEngine, descriptor_layout
 from .dma_arbiter import DmaArbiter
 from .dmaunit import DmaUnit
+from .ppunit import PostProcUnit
 from .sequencer import Sequencer
 from .tokens import TokenQueues
 
@@ -59,6 +60,7 @@ class SystoleChip(wiring.Component):
         m.submodules.tokens = tokens = TokenQueues()
         m.submodules.load_unit = load_unit = DmaUnit(cfg, store=False)
         m.submodules.store_unit = store_unit = DmaUnit(cfg, store=True)
+        m.submodules.postproc_unit = postproc_unit = PostProcUnit(cfg)
         m.submodules.compute = compute = ComputeUnit(cfg, row_module=self.row_module)
         m.submodules.arbiter = arbiter = DmaArbiter(descriptor_layout(bmap.load_memory))
         m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False)
@@ -66,7 +68,8 @@ class SystoleChip(wiring.Component):
         m.submodules.buffers = buffers = ChipBuffers(cfg)
         # For testbenches that observe the blocks (token traffic, unit states).
         self.parts = {"sequencer": seq, "tokens": tokens, "load_unit": load_unit,
-                      "store_unit": store_unit, "compute": compute, "load_dma": load_dma,
+                      "store_unit": store_unit, "postproc_unit": postproc_unit,
+                      "compute": compute, "load_dma": load_dma,
                       "store_dma": store_dma, "csr": csr}
 
         # Host interface.
@@ -78,19 +81,24 @@ class SystoleChip(wiring.Component):
             csr.busy.eq(seq.busy), csr.done.eq(seq.done), csr.error.eq(seq.error),
             csr.error_code.eq(seq.error_code), csr.error_pc.eq(seq.error_pc),
             csr.dispatched.eq(seq.dispatched), csr.activity.eq(compute.activity),
-            csr.store_idle.eq(store_unit.idle),
-            seq.units_idle.eq(load_unit.idle & store_unit.idle & compute.idle),
+            csr.store_idle.eq(store_unit.idle & postproc_unit.idle),
+            seq.units_idle.eq(load_unit.idle & store_unit.idle & compute.idle
+                              & postproc_unit.idle),
+            postproc_unit.store_idle.eq(store_unit.idle),
         ]
 
         # Sequencer to units; units to each other through the token queues.
         wiring.connect(m, seq.load, load_unit.cmd)
         wiring.connect(m, seq.compute, compute.cmd)
-        wiring.connect(m, seq.store, store_unit.cmd)
+        # STORE-unit commands pass the post-processing front (it runs POSTPROC itself).
+        wiring.connect(m, seq.store, postproc_unit.cmd)
+        wiring.connect(m, postproc_unit.store_cmd, store_unit.cmd)
         wiring.connect(m, seq.unit_errors[0], load_unit.error)
         wiring.connect(m, seq.unit_errors[1], store_unit.error)
         wiring.connect(m, load_unit.tokens, tokens.load)
         wiring.connect(m, compute.tokens, tokens.compute)
-        wiring.connect(m, store_unit.tokens, tokens.store)
+        wiring.connect(m, store_unit.tokens, postproc_unit.store_tokens)
+        wiring.connect(m, postproc_unit.tokens, tokens.store)
 
         # DMA: instruction fetch (priority) and the load unit share the load engine.
         wiring.connect(m, seq.fetch_cmd, arbiter.clients[0])
@@ -111,6 +119,10 @@ class SystoleChip(wiring.Component):
         wiring.connect(m, compute.weight, buffers.weight)
         wiring.connect(m, compute.acc_read, buffers.acc_read)
         wiring.connect(m, compute.acc_write, buffers.acc_write)
+        wiring.connect(m, postproc_unit.param, buffers.param)
+        wiring.connect(m, postproc_unit.acc_read, buffers.post_acc_read)
+        wiring.connect(m, postproc_unit.acc_write, buffers.post_acc_write)
+        wiring.connect(m, postproc_unit.act_write, buffers.post_act_write)
 
         # Memory ports: reads belong to the load engine, writes to the store engine.
         beat = cfg.memory.data_bytes

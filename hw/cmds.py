@@ -32,7 +32,10 @@ def compute_cmd_layout() -> data.StructLayout:
 
 
 def store_cmd_layout() -> data.StructLayout:
+    """STORE, SYNC and POSTPROC (``postproc`` set: the POSTPROC operands are valid)."""
     return data.StructLayout({
         "sync": 1, "flags": flags_layout(), "pc": 32,
         "acc_addr": 16, "rows": 16, "mem_addr": 32, "stride": 24,
+        "postproc": 1, "dst": 1, "dst_addr": 16, "param_addr": 16,
+        "zero_point": 8, "act_min": 8, "act_max": 8,
     })

@@ -168,12 +168,16 @@ class BufferConfig:
         Accumulator words (one int32 result vector each), 2 to 65536.
     instr_depth : int
         Instruction prefetch buffer, in instructions: a power of two from 4 to 1024.
+    param_depth : int
+        Post-processing parameter words (per-channel bias, multiplier and shift of ``cols``
+        channels each), 1 to 65536.
     """
 
     act_depth: int = 4096
     weight_depth: int = 1024
     acc_depth: int = 2048
     instr_depth: int = 32
+    param_depth: int = 64
 
     def __post_init__(self) -> None:
         check_int("act_depth", self.act_depth, 2, 1 << 16)
@@ -181,10 +185,12 @@ class BufferConfig:
         check_int("acc_depth", self.acc_depth, 2, 1 << 16)
         check_int("instr_depth", self.instr_depth, 4, 1024)
         _check_power_of_two("instr_depth", self.instr_depth)
+        check_int("param_depth", self.param_depth, 1, 1 << 16)
 
     def to_dict(self) -> dict:
         return {"act_depth": self.act_depth, "weight_depth": self.weight_depth,
-                "acc_depth": self.acc_depth, "instr_depth": self.instr_depth}
+                "acc_depth": self.acc_depth, "instr_depth": self.instr_depth,
+                "param_depth": self.param_depth}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,17 +245,23 @@ class SystoleConfig:
         """Memory beats per accumulator word (``cols`` int32, zero-padded)."""
         return self._word_beats(self.array.cols * self.array.fmt.acc_width // 8)
 
+    @property
+    def param_word_beats(self) -> int:
+        """Memory beats per post-processing parameter word: ``cols`` int32 biases, ``cols``
+        int32 multipliers, ``cols`` uint8 shifts, zero-padded."""
+        return self._word_beats(self.array.cols * 9)
+
     def word_bytes(self, kind: str) -> int:
-        """Bytes of an ``"act"``, ``"weight"`` or ``"acc"`` word in memory."""
+        """Bytes of an ``"act"``, ``"weight"``, ``"acc"`` or ``"param"`` word in memory."""
         beats = {"act": self.act_word_beats, "weight": self.weight_word_beats,
-                 "acc": self.acc_word_beats}[kind]
+                 "acc": self.acc_word_beats, "param": self.param_word_beats}[kind]
         return beats * self.memory.data_bytes
 
     def to_dict(self) -> dict:
         return {"name": self.name, "array": self.array.to_dict(),
                 "memory": self.memory.to_dict(), "buffers": self.buffers.to_dict(),
                 "words": {kind: {"bytes": self.word_bytes(kind)}
-                          for kind in ("act", "weight", "acc")}}
+                          for kind in ("act", "weight", "acc", "param")}}
 
 
 PRESETS: dict[str, SystoleConfig] = {

@@ -7,11 +7,11 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
-from .buffers import REGION_ACT, REGION_WEIGHT, BufferMap
+from .buffers import REGION_ACT, REGION_PARAM, REGION_WEIGHT, BufferMap
 from .cmds import load_cmd_layout, store_cmd_layout
 from .config import SystoleConfig
 from .dma import ROW_BYTES_WIDTH, DmaError, descriptor_layout, status_layout
-from .isa import ErrorCode
+from .isa import Buffer, ErrorCode
 from .tokens import TokenSignature
 
 __all__ = ["DmaUnit", "unit_error_layout"]
@@ -23,7 +23,8 @@ def unit_error_layout() -> data.StructLayout:
 
 class DmaUnit(wiring.Component):
     """The load unit (``store=False``: LOAD, memory to activation/weight buffer) or the store
-    unit (``store=True``: STORE, accumulators to memory).
+    unit (``store=True``: STORE, accumulators to memory). POSTPROC commands are not for this
+    unit: :class:`~systole.hw.ppunit.PostProcUnit` executes them and forwards the rest.
 
     Commands issue descriptors back to back (the DMA engine pipelines them); a command's token
     pushes happen when its DMA status arrives, i.e. when its data is in the buffer (load) or
@@ -88,13 +89,16 @@ class DmaUnit(wiring.Component):
             word_shift = C(exact_log2(cfg.word_bytes("acc")))
             m.d.comb += desc.buf_addr.eq(cmd.acc_addr << lane_bits)
         else:
-            is_weight = cmd.buffer == 1
-            word_bytes = Mux(is_weight, cfg.word_bytes("weight"), cfg.word_bytes("act"))
+            is_weight, is_param = cmd.buffer == Buffer.WEIGHT, cmd.buffer == Buffer.PARAM
+            word_bytes = Mux(is_weight, cfg.word_bytes("weight"),
+                             Mux(is_param, cfg.word_bytes("param"), cfg.word_bytes("act")))
             word_shift = Mux(is_weight, exact_log2(cfg.word_bytes("weight")),
-                             exact_log2(cfg.word_bytes("act")))
-            m.d.comb += desc.buf_addr.eq(Mux(is_weight,
-                                             bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
-                                             bmap.load_beat_addr(REGION_ACT, cmd.buf_addr)))
+                             Mux(is_param, exact_log2(cfg.word_bytes("param")),
+                                 exact_log2(cfg.word_bytes("act"))))
+            m.d.comb += desc.buf_addr.eq(Mux(
+                is_weight, bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
+                Mux(is_param, bmap.load_beat_addr(REGION_PARAM, cmd.buf_addr),
+                    bmap.load_beat_addr(REGION_ACT, cmd.buf_addr))))
         tile_bytes = Signal(len(cmd.rows) + 8)
         m.d.comb += tile_bytes.eq(cmd.rows << word_shift)
         merge = (cmd.stride == word_bytes) & (tile_bytes < (1 << ROW_BYTES_WIDTH))

@@ -1,7 +1,8 @@
 """Verilog generation: readable, reproducible Verilog plus a JSON description of the design.
 
-Three tops: the whole chip (``systole``), the systolic array alone (``systole_array``) and the
-memory subsystem alone (``systole_memsys``)."""
+Four tops: the whole chip (``systole``), the systolic array alone (``systole_array``), the
+memory subsystem alone (``systole_memsys``) and the post-processing unit alone
+(``systole_postproc``)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from .hier import component_ports, convert_ports
 from .isa import software_view
 from .memsys import MemorySubsystem
 from .pe import ProcessingElement
+from .postproc import PostProcessor
 from .regs import register_view
 
-__all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design", "write_design",
-           "describe_shape", "TOPS"]
+__all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design",
+           "build_postproc_design", "write_design", "describe_shape", "TOPS"]
 
 
 def describe_shape(shape) -> dict:
@@ -188,7 +190,20 @@ def build_chip_design(config: SystoleConfig, *, top: str = "systole") -> Design:
     return Design(top=top, verilog=header + "\n".join(texts), description=description)
 
 
-TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design}
+def build_postproc_design(config: SystoleConfig, *, top: str = "systole_postproc") -> Design:
+    """Convert the post-processing unit (one row of ``cols`` channels per cycle) to Verilog."""
+    unit = PostProcessor(config.array.cols)
+    ports = _clock_reset_ports()
+    for port in component_ports(unit):
+        ports.append({"name": port.name, "direction": port.direction, "width": port.width,
+                      "shape": describe_shape(port.member.shape)})
+    description = _description(top, config, ports, latency={"rows_in_to_rows_out": unit.latency})
+    header = _header(top, "post-processing unit", config, "systole generate --top postproc")
+    return Design(top=top, verilog=header + _convert(unit, top), description=description)
+
+
+TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design,
+        "postproc": build_postproc_design}
 
 
 def write_design(design: Design, out_dir: str | Path) -> list[Path]:

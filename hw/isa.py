@@ -12,11 +12,11 @@ machine with :attr:`ErrorCode.ILLEGAL_OPCODE`.
 
 Units and dependency tokens (in the spirit of VTA)
 ---------------------------------------------------
-The sequencer dispatches LOAD to the load unit, MATMUL to the compute unit and STORE to the
-store unit; SYNC goes to the unit it names. The units run concurrently and synchronise through
-four token queues (semaphores): load->compute (L2C), compute->load (C2L), compute->store (C2S)
-and store->compute (S2C). For a unit, *prev* is the unit before it in the load -> compute ->
-store chain and *next* the one after:
+The sequencer dispatches LOAD to the load unit, MATMUL to the compute unit, STORE and POSTPROC
+to the store unit; SYNC goes to the unit it names. The units run concurrently and synchronise
+through four token queues (semaphores): load->compute (L2C), compute->load (C2L),
+compute->store (C2S) and store->compute (S2C). For a unit, *prev* is the unit before it in the
+load -> compute -> store chain and *next* the one after:
 
 * ``pop_prev`` / ``pop_next``: before executing, wait for and take one token from the queue
   coming from the previous / next unit (load has no previous unit, store no next unit).
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 from amaranth.lib import data
 
-__all__ = ["INSTR_BITS", "INSTR_BYTES", "HEADER_BITS", "Opcode", "Unit", "Buffer", "ErrorCode",
+__all__ = ["INSTR_BITS", "INSTR_BYTES", "HEADER_BITS", "Opcode", "Unit", "Buffer", "PostProcDst",
+           "ErrorCode",
            "Field", "FIELDS", "FLAGS", "instr_layout", "header_layout", "encode", "decode",
            "disassemble", "unit_of", "software_view"]
 
@@ -51,6 +52,7 @@ class Opcode(enum.IntEnum):
     LOAD = 0x01     # memory -> activation or weight buffer (2-D tile, DMA)
     MATMUL = 0x02   # weight tile into the array, activation rows through it, into accumulators
     STORE = 0x03    # accumulators -> memory (2-D tile, DMA)
+    POSTPROC = 0x06  # accumulators -> int8 (bias, requantise, clamp) -> activations/accumulators
     SYNC = 0x04     # only the dependency flags, executed by the unit named in `unit`
     HALT = 0x0F     # stop fetching; done once every unit is idle
 
@@ -66,6 +68,14 @@ class Buffer(enum.IntEnum):
 
     ACT = 0
     WEIGHT = 1
+    PARAM = 2   # post-processing parameters (per-channel bias, multiplier, shift)
+
+
+class PostProcDst(enum.IntEnum):
+    """Destination buffer of a POSTPROC."""
+
+    ACC = 0
+    ACT = 1
 
 
 class ErrorCode(enum.IntEnum):
@@ -93,7 +103,7 @@ FLAGS = ("pop_prev", "pop_next", "push_prev", "push_next")
 #: Operands of each opcode, packed from bit 16 upwards in this order.
 FIELDS: dict[Opcode, tuple[Field, ...]] = {
     Opcode.LOAD: (
-        Field("buffer", 2, "destination buffer: 0 activations, 1 weights"),
+        Field("buffer", 2, "destination buffer: 0 activations, 1 weights, 2 parameters"),
         Field("buf_addr", 16, "first buffer word"),
         Field("rows", 16, "buffer words (tile rows) to load, 1 or more"),
         Field("mem_addr", 32, "byte address of the first row, beat-aligned"),
@@ -112,13 +122,26 @@ FIELDS: dict[Opcode, tuple[Field, ...]] = {
         Field("mem_addr", 32, "byte address of the first row, beat-aligned"),
         Field("stride", 24, "bytes between rows in memory, beat-aligned"),
     ),
+    # acc_addr and rows sit where STORE has them: the store unit reads both the same way.
+    Opcode.POSTPROC: (
+        Field("acc_addr", 16, "first accumulator word"),
+        Field("rows", 16, "accumulator words to post-process, 1 or more"),
+        Field("dst", 1, "destination buffer: 0 accumulators (int8 in the low bytes), "
+                        "1 activations"),
+        Field("dst_addr", 16, "destination word of the first row"),
+        Field("param_addr", 16, "parameter buffer word (per-channel bias, multiplier, shift)"),
+        Field("zero_point", 8, "output zero point, int8 (two's complement)"),
+        Field("act_min", 8, "lower clamp, int8 (-128: none; zero_point: ReLU)"),
+        Field("act_max", 8, "upper clamp, int8 (127: none; ReLU6: zero_point + 6 / scale)"),
+    ),
     Opcode.SYNC: (
         Field("unit", 2, "unit that executes the token operations: 0 load, 1 compute, 2 store"),
     ),
     Opcode.HALT: (),
 }
 
-_UNIT_OF = {Opcode.LOAD: Unit.LOAD, Opcode.MATMUL: Unit.COMPUTE, Opcode.STORE: Unit.STORE}
+_UNIT_OF = {Opcode.LOAD: Unit.LOAD, Opcode.MATMUL: Unit.COMPUTE, Opcode.STORE: Unit.STORE,
+            Opcode.POSTPROC: Unit.STORE}
 
 
 def unit_of(fields: dict) -> Unit | None:
@@ -240,6 +263,7 @@ def software_view() -> dict:
             for op in Opcode
         },
         "buffers": {b.name: int(b) for b in Buffer},
+        "postproc_dst": {d.name: int(d) for d in PostProcDst},
         "units": {u.name: int(u) for u in Unit},
         "errors": {e.name: int(e) for e in ErrorCode},
     }

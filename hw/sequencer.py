@@ -13,7 +13,17 @@ from .cmds import compute_cmd_layout, load_cmd_layout, store_cmd_layout
 from .config import SystoleConfig
 from .dma import descriptor_layout, status_layout
 from .dmaunit import unit_error_layout
-from .isa import FLAGS, INSTR_BITS, INSTR_BYTES, Buffer, ErrorCode, Opcode, Unit, instr_layout
+from .isa import (
+    FLAGS,
+    INSTR_BITS,
+    INSTR_BYTES,
+    Buffer,
+    ErrorCode,
+    Opcode,
+    PostProcDst,
+    Unit,
+    instr_layout,
+)
 
 __all__ = ["Sequencer"]
 
@@ -150,27 +160,37 @@ class Sequencer(wiring.Component):
                       "half": half, "word": word, "running": running, "stopping": stopping}
 
         opcode = header.opcode
+        # POSTPROC's rows sit where STORE's are.
+        is_store_unit = (opcode == Opcode.STORE) | (opcode == Opcode.POSTPROC)
         rows = Mux(opcode == Opcode.MATMUL, ops.matmul.rows,
-                   Mux(opcode == Opcode.STORE, ops.store.rows, ops.load.rows))
+                   Mux(is_store_unit, ops.store.rows, ops.load.rows))
         mem_addr = Mux(opcode == Opcode.STORE, ops.store.mem_addr, ops.load.mem_addr)
         stride = Mux(opcode == Opcode.STORE, ops.store.stride, ops.load.stride)
         row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"),
                         Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
-                            cfg.word_bytes("act")))
+                            Mux(ops.load.buffer == Buffer.PARAM, cfg.word_bytes("param"),
+                                cfg.word_bytes("act"))))
         moves_data = (opcode == Opcode.LOAD) | (opcode == Opcode.STORE)
 
-        known = ((opcode == Opcode.LOAD) & (ops.load.buffer <= Buffer.WEIGHT)) \
-            | (opcode == Opcode.MATMUL) | (opcode == Opcode.STORE) | (opcode == Opcode.HALT) \
+        known = ((opcode == Opcode.LOAD) & (ops.load.buffer <= Buffer.PARAM)) \
+            | (opcode == Opcode.MATMUL) | is_store_unit | (opcode == Opcode.HALT) \
             | ((opcode == Opcode.SYNC) & (ops.sync.unit <= Unit.STORE))
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
-        load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth, buf.act_depth)
+        load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth,
+                         Mux(ops.load.buffer == Buffer.PARAM, buf.param_depth, buf.act_depth))
+        pp = ops.postproc
+        postproc_out_of_buffer = (
+            (pp.acc_addr + pp.rows > buf.acc_depth) | (pp.param_addr >= buf.param_depth)
+            | (pp.dst_addr + pp.rows > Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
+                                           buf.acc_depth)))
         out_of_buffer = Mux(
             opcode == Opcode.LOAD, ops.load.buf_addr + ops.load.rows > load_depth,
             Mux(opcode == Opcode.STORE, ops.store.acc_addr + ops.store.rows > buf.acc_depth,
                 (opcode == Opcode.MATMUL) & (
                     (ops.matmul.act_addr + ops.matmul.rows > buf.act_depth)
                     | (ops.matmul.weight_addr + cfg.array.rows > buf.weight_depth)
-                    | (ops.matmul.acc_addr + ops.matmul.rows > buf.acc_depth))))
+                    | (ops.matmul.acc_addr + ops.matmul.rows > buf.acc_depth))
+                | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
         out_of_memory = moves_data & (mem_addr + span + row_bytes > mem.size)
 
@@ -178,7 +198,7 @@ class Sequencer(wiring.Component):
         flags = {flag: getattr(header, flag) for flag in FLAGS}
         unit = Mux(opcode == Opcode.SYNC, ops.sync.unit,
                    Mux(opcode == Opcode.LOAD, Unit.LOAD,
-                       Mux(opcode == Opcode.MATMUL, Unit.COMPUTE, Unit.STORE)))
+                       Mux(opcode == Opcode.MATMUL, Unit.COMPUTE, Unit.STORE)))  # STORE, POSTPROC
         is_sync = opcode == Opcode.SYNC
         for stream_, fields in (
             (self.load, {"buffer": ops.load.buffer, "buf_addr": ops.load.buf_addr,
@@ -190,7 +210,10 @@ class Sequencer(wiring.Component):
                             "accumulate": ops.matmul.accumulate, "pc": pc}),
             (self.store, {"acc_addr": ops.store.acc_addr, "rows": ops.store.rows,
                           "mem_addr": ops.store.mem_addr, "stride": ops.store.stride,
-                          "pc": pc}),
+                          "pc": pc, "postproc": opcode == Opcode.POSTPROC, "dst": pp.dst,
+                          "dst_addr": pp.dst_addr, "param_addr": pp.param_addr,
+                          "zero_point": pp.zero_point, "act_min": pp.act_min,
+                          "act_max": pp.act_max}),
         ):
             m.d.comb += [getattr(stream_.payload, name).eq(value)
                          for name, value in fields.items()]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..hw.config import SystoleConfig
+from ..hw.isa import INSTR_BYTES
 from .runner import build_for_sim, build_root
 
 __all__ = ["RtlRun", "run_on_rtl", "pad_image"]
@@ -32,10 +33,12 @@ class RtlRun:
 
 
 def pad_image(config: SystoleConfig, image: np.ndarray) -> np.ndarray:
-    """``image`` zero-padded to whole interleave rounds (every channel the same length)."""
+    """``image`` zero-padded to whole interleave rounds (every channel the same length), with
+    room for the instruction ring the sequencer may prefetch past the end of a program."""
     mem = config.memory
     unit = mem.interleave * mem.channels
-    padded = np.zeros(-(-len(image) // unit) * unit, np.uint8)
+    slack = config.buffers.instr_depth * INSTR_BYTES
+    padded = np.zeros(min(-(-(len(image) + slack) // unit) * unit, mem.size), np.uint8)
     padded[:len(image)] = image
     return padded
 

@@ -57,6 +57,8 @@ class Timing:
         Beyond the array latency: last vector to the MATMUL's token push.
     finish : int
         Last unit done to DONE.
+    postproc : int
+        POSTPROC pipeline beyond one cycle per row (buffer read, five stages, write).
     slots : int
         Descriptors each DMA engine (and each DMA unit) keeps in flight.
     compute_queue : int
@@ -72,6 +74,7 @@ class Timing:
     matmul_start: int = 5
     writeback: int = 4
     finish: int = 1
+    postproc: int = 8
     slots: int = 8
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
@@ -234,6 +237,10 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
             leaves_queue.append(stream_end)
             busy += f["rows"]
             done = stream_end + config.array.latency + t.writeback
+        elif op == Opcode.POSTPROC:
+            # One row per cycle through the post-processing pipeline, after the unit's
+            # earlier work (it runs in the store unit's order).
+            done = max(dispatch, unit_done[unit]) + f["rows"] + t.postproc
         else:                    # SYNC: waits for its unit's earlier work
             done = max(dispatch, unit_done[unit])
         done = max(done, unit_done[unit])    # a unit completes in order

@@ -15,12 +15,14 @@ from functools import lru_cache
 import numpy as np
 
 from ..hw.config import SystoleConfig
-from ..hw.isa import Buffer, Opcode, Unit
+from ..hw.isa import Buffer, Opcode, PostProcDst, Unit
 
 __all__ = ["Access", "SPACES", "footprint", "Shadow", "word_bytes"]
 
-#: Address spaces: the three on-chip buffers (in words) and memory (in beats).
-SPACES = ("act", "weight", "acc", "mem")
+#: Address spaces: the four on-chip data buffers (in words) and memory (in beats).
+SPACES = ("act", "weight", "acc", "param", "mem")
+
+_LOAD_KIND = {Buffer.ACT: "act", Buffer.WEIGHT: "weight", Buffer.PARAM: "param"}
 
 _READ, _WRITE = 0, 1
 _PAGE_BITS = 12
@@ -63,7 +65,7 @@ def footprint(fields: dict, config: SystoleConfig) -> list[Access]:
     """
     opcode = fields["opcode"]
     if opcode == Opcode.LOAD:
-        kind = "act" if fields["buffer"] == Buffer.ACT else "weight"
+        kind = _LOAD_KIND[Buffer(fields["buffer"])]
         return [Access("mem", _mem_beats(config, fields["mem_addr"], fields["rows"],
                                          fields["stride"], kind), write=False),
                 Access(kind, _range(fields["buf_addr"], fields["rows"]), write=True)]
@@ -80,6 +82,11 @@ def footprint(fields: dict, config: SystoleConfig) -> list[Access]:
         return [Access("acc", _range(fields["acc_addr"], fields["rows"]), write=False),
                 Access("mem", _mem_beats(config, fields["mem_addr"], fields["rows"],
                                          fields["stride"], "acc"), write=True)]
+    if opcode == Opcode.POSTPROC:
+        dst = "act" if fields["dst"] == PostProcDst.ACT else "acc"
+        return [Access("acc", _range(fields["acc_addr"], fields["rows"]), write=False),
+                Access("param", _range(fields["param_addr"], 1), write=False),
+                Access(dst, _range(fields["dst_addr"], fields["rows"]), write=True)]
     return []
 
 
@@ -92,7 +99,7 @@ class Shadow:
 
     def __init__(self, config: SystoleConfig):
         depths = {"act": config.buffers.act_depth, "weight": config.buffers.weight_depth,
-                  "acc": config.buffers.acc_depth}
+                  "acc": config.buffers.acc_depth, "param": config.buffers.param_depth}
         self._buffers = {space: np.full((2, len(Unit), depth), -1, dtype=np.int64)
                          for space, depth in depths.items()}
         self._pages: dict[int, np.ndarray] = {}

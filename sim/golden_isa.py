@@ -14,10 +14,18 @@ Semantics (the contract the RTL implements; R x C is the array)
   ``p = int8(act[act_addr + v][:R]) @ W`` in int32 and ``acc[acc_addr + v] = p`` or ``+= p``
   (wrapping). An accumulator word holds C little-endian int32 and zero padding.
 * STORE: ``mem[mem_addr + r * stride :][:word_bytes] = acc[acc_addr + r]``, rows in order.
+* LOAD with ``buffer = PARAM`` fills parameter words: ``C`` int32 biases, ``C`` int32
+  multipliers, ``C`` uint8 shifts (values above 31 act as 31), then padding.
+* POSTPROC: for every row ``r``, ``q = requantize(acc[acc_addr + r][:C], bias, multiplier,
+  shift, zero_point, act_min, act_max)`` (:func:`systole.quant.requantize_unchecked`, the
+  parameters from word ``param_addr``), written as ``C`` int8 followed by zeros over the whole
+  word ``dst_addr + r`` of the activations (``dst = 1``; truncated to the word) or the
+  accumulators (``dst = 0``). Every row is read before any is written, so ``dst_addr =
+  acc_addr`` works in place; other overlaps of the two ranges are not allowed.
 * SYNC: token operations only. HALT: stop fetching.
 
 Each instruction is checked when decoded, before it executes, in this order: ILLEGAL_OPCODE
-(unknown opcode, LOAD buffer > 1, SYNC unit > 2), EMPTY (rows = 0), BUFFER_RANGE, MISALIGNED
+(unknown opcode, LOAD buffer > 2, SYNC unit > 2), EMPTY (rows = 0), BUFFER_RANGE, MISALIGNED
 (memory address or stride), MEMORY_RANGE. A failing instruction stops the machine with its
 error code and address; it and every later instruction have no effect. Reserved bits are
 ignored.
@@ -30,7 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..hw.config import SystoleConfig
-from ..hw.isa import INSTR_BYTES, Buffer, ErrorCode, Opcode, Unit, decode
+from ..hw.isa import INSTR_BYTES, Buffer, ErrorCode, Opcode, PostProcDst, Unit, decode
+from ..quant import requantize_unchecked
 from .footprint import word_bytes
 from .tokens import TokenReport, check_tokens
 
@@ -86,6 +95,9 @@ class Result:
         return self.halted and self.error == ErrorCode.NONE
 
 
+_LOAD_KIND = {Buffer.ACT: "act", Buffer.WEIGHT: "weight", Buffer.PARAM: "param"}
+
+
 def _depth(config: SystoleConfig, kind: str) -> int:
     return getattr(config.buffers, f"{kind}_depth")
 
@@ -102,9 +114,9 @@ def check_instruction(word: int, config: SystoleConfig) -> tuple[ErrorCode, dict
     opcode = fields["opcode"]
     rows_r = config.array.rows
     if opcode == Opcode.LOAD:
-        if fields["buffer"] not in (Buffer.ACT, Buffer.WEIGHT):
+        if fields["buffer"] not in tuple(Buffer):
             return ErrorCode.ILLEGAL_OPCODE, fields
-        kind = "act" if fields["buffer"] == Buffer.ACT else "weight"
+        kind = _LOAD_KIND[Buffer(fields["buffer"])]
         ranges = [(fields["buf_addr"], fields["rows"], _depth(config, kind))]
     elif opcode == Opcode.MATMUL:
         kind = None
@@ -114,6 +126,13 @@ def check_instruction(word: int, config: SystoleConfig) -> tuple[ErrorCode, dict
     elif opcode == Opcode.STORE:
         kind = "acc"
         ranges = [(fields["acc_addr"], fields["rows"], config.buffers.acc_depth)]
+    elif opcode == Opcode.POSTPROC:
+        kind = None
+        dst_depth = config.buffers.act_depth if fields["dst"] == PostProcDst.ACT \
+            else config.buffers.acc_depth
+        ranges = [(fields["acc_addr"], fields["rows"], config.buffers.acc_depth),
+                  (fields["dst_addr"], fields["rows"], dst_depth),
+                  (fields["param_addr"], 1, config.buffers.param_depth)]
     else:
         if opcode == Opcode.SYNC and fields["unit"] not in tuple(Unit):
             return ErrorCode.ILLEGAL_OPCODE, fields
@@ -192,6 +211,7 @@ class GoldenMachine:
         self.act = np.zeros((cfg.buffers.act_depth, cfg.word_bytes("act")), np.uint8)
         self.weight = np.zeros((cfg.buffers.weight_depth, cfg.word_bytes("weight")), np.uint8)
         self.acc = np.zeros((cfg.buffers.acc_depth, cfg.word_bytes("acc") // 4), "<i4")
+        self.param = np.zeros((cfg.buffers.param_depth, cfg.word_bytes("param")), np.uint8)
 
     def run(self, memory: np.ndarray, prog_addr: int, *,
             max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, check: bool = True,
@@ -274,8 +294,8 @@ class GoldenMachine:
         cfg = self.config
         opcode = fields["opcode"]
         if opcode == Opcode.LOAD:
-            kind = "act" if fields["buffer"] == Buffer.ACT else "weight"
-            buf = self.act if kind == "act" else self.weight
+            kind = _LOAD_KIND[Buffer(fields["buffer"])]
+            buf = getattr(self, kind)
             rows, nbytes = fields["rows"], word_bytes(cfg, kind)
             starts = fields["mem_addr"] + np.arange(rows, dtype=np.int64) * fields["stride"]
             buf[fields["buf_addr"]:fields["buf_addr"] + rows] = mem.read_rows(starts, nbytes)
@@ -296,3 +316,21 @@ class GoldenMachine:
             starts = fields["mem_addr"] + np.arange(rows, dtype=np.int64) * fields["stride"]
             mem.write_rows(starts, words)
             result.bytes_written += rows * nbytes
+        elif opcode == Opcode.POSTPROC:
+            c, rows = cfg.array.cols, fields["rows"]
+            word = self.param[fields["param_addr"]]
+            bias = word[:4 * c].view("<i4")
+            multiplier = word[4 * c:8 * c].view("<i4")
+            shift = np.minimum(word[8 * c:9 * c], 31)
+            acc = self.acc[fields["acc_addr"]:fields["acc_addr"] + rows, :c]
+            signed = lambda v: v - 256 if v > 127 else v   # noqa: E731
+            out = requantize_unchecked(acc, bias, multiplier, shift,
+                                       signed(fields["zero_point"]), signed(fields["act_min"]),
+                                       signed(fields["act_max"])).view(np.uint8)
+            if fields["dst"] == PostProcDst.ACT:
+                dst = self.act
+            else:
+                dst = self.acc.view(np.uint8)
+            n = min(c, dst.shape[1])
+            dst[fields["dst_addr"]:fields["dst_addr"] + rows] = 0
+            dst[fields["dst_addr"]:fields["dst_addr"] + rows, :n] = out[:, :n]

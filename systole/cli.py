@@ -185,6 +185,46 @@ def _add_bench_parser(sub) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
+def cmd_mlp_demo(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from systole.mlp import run_mlp_demo
+
+    if args.samples is not None and args.samples < 1:
+        raise ValueError(f"--samples must be at least 1, not {args.samples}")
+    report = run_mlp_demo(preset(args.preset), samples=args.samples, sim=args.sim,
+                          cache_dir=Path(args.cache) if args.cache else None,
+                          per_layer=not args.no_per_layer, quiet=False)
+    print(json.dumps(report.to_dict()) if args.json else report.text())
+    return 0 if report.ok else 1
+
+
+def _add_mlp_demo_parser(sub) -> None:
+    from systole.hw.config import PRESETS
+
+    demo = sub.add_parser(
+        "mlp-demo", help="an int8 MLP on the digits data set through the simulated chip",
+        description="Train (or load from build/mlp/) a 64-64-10 MLP on scikit-learn's digits, "
+                    "quantise it to int8, run the test split through the integer reference "
+                    "and the RTL chip (Verilator), and print the float, int8 and RTL "
+                    "accuracies, RTL/reference mismatches, and cycles and utilisation per "
+                    "layer. Exit code 1 when the RTL differs or (full test split) the RTL "
+                    "accuracy is not within 1 point of float and above 0.9.")
+    demo.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                      help="chip configuration (default: default)")
+    demo.add_argument("--samples", type=int, default=None,
+                      help="test images to run (default: all 360)")
+    demo.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                      help="simulator (default verilator)")
+    demo.add_argument("--cache", default=None, help="model cache folder (default build/mlp)")
+    demo.add_argument("--no-per-layer", action="store_true",
+                      help="skip the per-layer runs (cycles per layer)")
+    demo.add_argument("--json", action="store_true",
+                      help="print one JSON object on stdout (progress goes to stderr)")
+    demo.set_defaults(func=cmd_mlp_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -193,13 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
     _add_config_options(gen)
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--top", choices=["chip", "array", "memsys"], default="chip",
+    gen.add_argument("--top", choices=["chip", "array", "memsys", "postproc"], default="chip",
                      help="what to generate: the whole accelerator (default), the systolic "
-                          "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
+                          "array alone, the memory subsystem (DMA + AXI4 ports) alone, or the "
+                          "post-processing unit alone")
     gen.set_defaults(func=cmd_generate)
     _add_run_parser(sub)
     _add_membench_parser(sub)
     _add_bench_parser(sub)
+    _add_mlp_demo_parser(sub)
     return parser
 
 

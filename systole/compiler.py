@@ -146,7 +146,8 @@ def assign_tokens(instrs: list[dict], config: SystoleConfig,
     Raises
     ------
     ValueError
-        A dependency between the load and the store unit (they share no token queue).
+        A dependency between the load and the store unit (they share no token queue) that no
+        chain of tokens through the compute unit covers.
     """
     extra = extra or {}
     shadow = Shadow(config)
@@ -158,6 +159,11 @@ def assign_tokens(instrs: list[dict], config: SystoleConfig,
         if unit is not None:
             members[unit].append(i)
     known = dict.fromkeys(_pairs(), -1)
+    # Vector clocks: clock[u] of an instruction's end = latest unit-u instruction known to end
+    # before it, so a dependency between units without a queue (load and store) is accepted
+    # when a chain of tokens through the compute unit already covers it.
+    unit_clock = {u: [-1] * len(Unit) for u in Unit}
+    end_clock: dict[int, list[int]] = {}
     for i, fields in enumerate(instrs):
         unit = units[i]
         if unit is None:
@@ -167,9 +173,14 @@ def assign_tokens(instrs: list[dict], config: SystoleConfig,
         for dep in extra.get(i, ()):
             if units[dep] is not None and units[dep] != unit:
                 need[units[dep]] = max(need.get(units[dep], -1), local[dep])
-        for other, j in need.items():
+        clock = list(unit_clock[unit])
+        # Units with a queue first: their pops may cover a dependency without one.
+        for other, j in sorted(need.items(),
+                               key=lambda item: queue_between(item[0], unit) is None):
             other = Unit(other)
             if queue_between(other, unit) is None:
+                if clock[other] >= j:
+                    continue
                 raise ValueError(f"instruction {i} ({unit.name}) depends on a {other.name} "
                                  f"instruction, but the two units share no token queue")
             if j <= known[other, unit]:
@@ -178,6 +189,10 @@ def assign_tokens(instrs: list[dict], config: SystoleConfig,
             instrs[members[other][j]]["push_" + side] = 1
             instrs[i]["pop_" + ("prev" if side == "next" else "next")] = 1
             known[other, unit] = j
+            clock = [max(a, b) for a, b in zip(clock, end_clock[members[other][j]],
+                                               strict=True)]
+        clock[unit] = local[i]
+        end_clock[i] = unit_clock[unit] = clock
         shadow.record(unit, local[i], accesses)
 
 
@@ -197,6 +212,9 @@ class _Emitter:
         self.steps = [(b, nt, kt) for b in range(tiling.m_blocks)
                       for nt in range(tiling.n_tiles) for kt in range(tiling.k_tiles)]
         self.matmul_at: list[int] = []
+        # Bytes between rows of A in memory: an activation word, or an accumulator word when A
+        # is the int8 output of a previous layer (see systole.network).
+        self.a_row_bytes = config.word_bytes("act")
 
     def _emit(self, opcode: Opcode, **fields) -> int:
         self.instrs.append({"opcode": opcode, **fields})
@@ -221,7 +239,7 @@ class _Emitter:
         rows = t.block_rows(b)
         first = len(self.instrs)
         if not t.act_resident or nt == 0:
-            act_bytes = cfg.word_bytes("act")
+            act_bytes = self.a_row_bytes
             self._emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=self._act_word(j), rows=rows,
                        mem_addr=self.a_addr + (kt * t.m + b * t.m_block) * act_bytes,
                        stride=act_bytes)

@@ -21,7 +21,8 @@ from .swview import field_layout
 __all__ = ["isa_markdown", "main"]
 
 _EXECUTED_BY = {isa.Opcode.LOAD: "load unit", isa.Opcode.MATMUL: "compute unit",
-                isa.Opcode.STORE: "store unit", isa.Opcode.SYNC: "the unit named by `unit`",
+                isa.Opcode.STORE: "store unit", isa.Opcode.POSTPROC: "store unit",
+                isa.Opcode.SYNC: "the unit named by `unit`",
                 isa.Opcode.HALT: "the sequencer"}
 
 _SEMANTICS = {
@@ -29,7 +30,9 @@ _SEMANTICS = {
         "Copies `rows` words from memory into a buffer: for every row `r`, buffer word "
         "`buf_addr + r` receives the word-sized bytes at `mem_addr + r * stride` (the whole word, "
         "padding included). An activation word holds `rows` int8 (one vector, element `i` "
-        "entering array row `i`), a weight word holds `cols` int8 (one row of a weight tile)."),
+        "entering array row `i`), a weight word holds `cols` int8 (one row of a weight tile), "
+        "a parameter word (`buffer` 2) `C` int32 biases, then `C` int32 multipliers, then `C` "
+        "uint8 right shifts (values above 31 act as 31), all little-endian."),
     isa.Opcode.MATMUL: (
         "Multiplies `rows` activation vectors by one weight tile. The tile is the `R` weight "
         "words from `weight_addr` (word `i` is tile row `i`, its first `C` bytes as int8). For "
@@ -42,6 +45,17 @@ _SEMANTICS = {
         "Copies `rows` accumulator words to memory: word `acc_addr + r` goes to "
         "`mem_addr + r * stride`, rows in order. An accumulator word holds `C` little-endian "
         "int32 followed by zero padding."),
+    isa.Opcode.POSTPROC: (
+        "Requantises `rows` accumulator words to int8 (`docs/quant.md`, "
+        "`systole.quant.requantize`): for every channel `c` of word `acc_addr + r`, "
+        "`x = wrap32(acc + bias[c])`, `y = floor(x * multiplier[c] / 2^31 + 1/2)` (gemmlowp "
+        "SaturatingRoundingDoublingHighMul), `z = y / 2^shift[c]` rounded half away from zero, "
+        "`out = min(max(z + zero_point, act_min), act_max)`, with the parameters of word "
+        "`param_addr`. The `C` int8 results followed by zeros fill word `dst_addr + r` of the "
+        "accumulators (`dst` 0; a later STORE writes them out) or the activations (`dst` 1; a "
+        "later MATMUL reads them as its next layer's input). Runs after every earlier STORE "
+        "completes; every row is read before it is overwritten, so `dst_addr = acc_addr` "
+        "works in place (other overlaps are not allowed)."),
     isa.Opcode.SYNC: (
         "No data effect: the unit named by `unit` performs the instruction's token operations "
         "in its place in that unit's instruction stream."),
@@ -52,11 +66,12 @@ _SEMANTICS = {
 
 _ERRORS = {
     isa.ErrorCode.NONE: "no error",
-    isa.ErrorCode.ILLEGAL_OPCODE: "unknown opcode, LOAD `buffer` above 1, SYNC `unit` above 2",
-    isa.ErrorCode.EMPTY: "`rows` is 0 (LOAD, MATMUL, STORE)",
+    isa.ErrorCode.ILLEGAL_OPCODE: "unknown opcode, LOAD `buffer` above 2, SYNC `unit` above 2",
+    isa.ErrorCode.EMPTY: "`rows` is 0 (LOAD, MATMUL, STORE, POSTPROC)",
     isa.ErrorCode.BUFFER_RANGE: "a buffer range ends past its buffer: `buf_addr + rows`, "
-                                "`act_addr + rows`, `weight_addr + R`, `acc_addr + rows` "
-                                "above the buffer's depth",
+                                "`act_addr + rows`, `weight_addr + R`, `acc_addr + rows`, "
+                                "`dst_addr + rows` above the buffer's depth, `param_addr` at "
+                                "or above it",
     isa.ErrorCode.MISALIGNED: "`mem_addr` or `stride` not a multiple of the beat (also "
                               "PROG_ADDR, reported at PROG_ADDR)",
     isa.ErrorCode.MEMORY_RANGE: "`mem_addr + (rows - 1) * stride + word bytes` above the "
@@ -163,10 +178,10 @@ def _words() -> list[str]:
         rows.append([f"`{name}`", f"{cfg.array.rows} x {cfg.array.cols}",
                      cfg.memory.data_bytes]
                     + [f"{getattr(cfg.buffers, f'{k}_depth')} x {cfg.word_bytes(k)} B"
-                       for k in ("act", "weight", "acc")])
+                       for k in ("act", "weight", "acc", "param")])
     return (["A buffer word occupies a power-of-two number of memory beats (zero-padded). Per "
              "preset (depth x bytes per word in memory):", ""]
-            + _table(["preset", "array", "beat bytes", "act", "weight", "acc"], rows))
+            + _table(["preset", "array", "beat bytes", "act", "weight", "acc", "param"], rows))
 
 
 def _example() -> list[str]:

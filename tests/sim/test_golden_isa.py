@@ -133,7 +133,7 @@ DEPTH = TINY.buffers
     (".word 0", ErrorCode.ILLEGAL_OPCODE),
     (".word 0x05", ErrorCode.ILLEGAL_OPCODE),
     (".word 0xff", ErrorCode.ILLEGAL_OPCODE),
-    ("LOAD buffer=2 rows=1", ErrorCode.ILLEGAL_OPCODE),
+    ("LOAD buffer=3 rows=1", ErrorCode.ILLEGAL_OPCODE),
     ("LOAD buffer=3 rows=0", ErrorCode.ILLEGAL_OPCODE),           # before EMPTY
     ("SYNC unit=3", ErrorCode.ILLEGAL_OPCODE),
     ("LOAD rows=0", ErrorCode.EMPTY),
