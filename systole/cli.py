@@ -158,41 +158,6 @@ def _add_run_parser(sub) -> None:
     run.set_defaults(func=cmd_run)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="systole", description="systole: a systolic-array accelerator generator")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
-    _add_config_options(gen)
-    gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--top", choices=["chip", "array", "memsys"], default="chip",
-                     help="what to generate: the whole accelerator (default), the systolic "
-                          "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
-    gen.add_argument("--period", type=float,
-                     help="clock period in ns of the constraints file <top>.sdc (default 4.0)")
-    gen.set_defaults(func=cmd_generate)
-    _add_run_parser(sub)
-    _add_membench_parser(sub)
-    _add_asic_parser(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return args.func(args)
-    except (ValueError, TypeError) as error:
-        print(f"systole {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def cmd_asic(args: argparse.Namespace) -> int:
     import json
 
@@ -247,3 +212,39 @@ def _add_asic_parser(sub) -> None:
     asic.add_argument("--out", help="output directory (default build/asic/<key>)")
     asic.add_argument("--json", action="store_true", help="print one JSON object")
     asic.set_defaults(func=cmd_asic)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="systole", description="systole: a systolic-array accelerator generator")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
+    _add_config_options(gen)
+    gen.add_argument("--out", required=True, help="output directory")
+    gen.add_argument("--top", choices=["chip", "array", "memsys"], default="chip",
+                     help="what to generate: the whole accelerator (default), the systolic "
+                          "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
+    gen.add_argument("--period", type=float,
+                     help="clock period in ns of the constraints file <top>.sdc (default 4.0)")
+    gen.set_defaults(func=cmd_generate)
+    _add_run_parser(sub)
+    _add_membench_parser(sub)
+    _add_asic_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as error:
+        print(f"systole {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -142,7 +142,9 @@ class AsicResult:
                 "startpoint": self.startpoint, "endpoint": self.endpoint,
                 "macs": self.macs, "peak_int8_tops": round(self.peak_tops, 4),
                 "tops_per_mm2": round(self.peak_tops / area_mm2, 4) if area_mm2 else None,
-                "macros": self.macros, "pre_layout": True,
+                "macros": [{k: v for k, v in m.items() if k != "parameters"}
+                           for m in self.macros],
+                "pre_layout": True,
                 "out_dir": self.out_dir, "seconds": round(self.seconds, 1)}
 
 
@@ -164,9 +166,11 @@ def _pe_ports(design) -> list[dict]:
     start = text.index(f"module {design.top}_pe(")
     body = text[start:text.index("endmodule", start)]
     ports = [{"name": "clk", "direction": "input", "width": 1, "shape": {"kind": "clock"}}]
-    for direction, name in re.findall(r"^\s*(input|output) (?:\[\d+:0\] )?(\w+);", body, re.M):
+    for direction, msb, name in re.findall(r"^\s*(input|output) (?:\[(\d+):0\] )?(\w+);",
+                                           body, re.M):
         if name != "clk":
-            ports.append({"name": name, "direction": direction, "width": 0})
+            ports.append({"name": name, "direction": direction,
+                          "width": int(msb) + 1 if msb else 1})
     return ports
 
 
@@ -197,7 +201,8 @@ def _memories(verilog: Path, top: str, out: Path) -> list[dict]:
                           "depth": params["SIZE"], "read_ports": params["RD_PORTS"],
                           "write_ports": params["WR_PORTS"],
                           "read_clocked": params["RD_CLK_ENABLE"] != 0,
-                          "transparent": params.get("RD_TRANSPARENCY_MASK", 0) != 0})
+                          "transparent": params.get("RD_TRANSPARENCY_MASK", 0) != 0,
+                          "parameters": sorted(params)})
     (out / "memories.json").unlink()
     return found
 
@@ -258,7 +263,8 @@ def _sram_stub(plan: dict, abits: int) -> str:
                 lines.append(f"  wire [{SRAM_WIDTH - 1}:0] {inst}_dout1;")
                 lines.append(
                     f"  {SRAM_CELL} {inst} (.clk0(WR_CLK[0]), .csb0(WR_EN[{lo}]), "
-                    f".web0(WR_EN[{lo}]), .wmask0({{8{{WR_EN[{lo}]}}}}), .addr0({addr_w}), "
+                    f".web0(WR_EN[{lo}]), .wmask0({{{', '.join([f'WR_EN[{lo}]'] * 8)}}}), "
+                    f".addr0({addr_w}), "
                     f".din0({din}), .dout0({inst}_dout1), .clk1(RD_CLK[{copy}]), "
                     f".csb1(RD_EN[{copy}]), .addr1({addr_r}), .dout1({dout}));")
     lines.append("endmodule")
@@ -281,8 +287,13 @@ def _yosys_script(top: str, verilog: str, lib: str, period_ns: float, sram: list
               "setundef -zero",
               "hilomap -singleton -hicell sky130_fd_sc_hd__conb_1 HI "
               "-locell sky130_fd_sc_hd__conb_1 LO",
-              "opt_clean -purge",
-              f"tee -q -o stat.json stat -json -liberty {lib} -top {top}",
+              "opt_clean -purge"]
+    for plan in sram:
+        # the black box keeps only its ports (STA reads it as the macro wrapper of
+        # sram_stubs.v, which has no parameters)
+        unset = " ".join(f"-unset {name}" for name in plan["parameters"])
+        lines.append(f"setparam {unset} t:{plan['name']}")
+    lines += [f"tee -q -o stat.json stat -json -liberty {lib} -top {top}",
               f"tee -q -o stat.txt stat -liberty {lib} -top {top}",
               "write_verilog -noattr -noexpr -nohex -nodec netlist.v"]
     return "\n".join(lines) + "\n"
@@ -343,6 +354,7 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
     ports = _pe_ports(design) if scope == "pe" else design.description["ports"]
     verilog = out / f"{design.top}.v"
     verilog.write_text(design.verilog)
+    (out / "ports.json").write_text(json.dumps(ports, indent=1) + "\n")
     sdc = out / f"{top}.sdc"
     sdc.write_text(sdc_text(top, ports, period_ns=period_ns, io_fraction=DEFAULT_IO_FRACTION))
     # ABC's view of the surroundings: inputs driven like a small buffer, outputs loaded by a
@@ -370,7 +382,13 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
     say("static timing with OpenSTA")
     sta = out / "sta.tcl"
     sta.write_text(_sta_script(top, lib.name, sdc.name, bool(plans)))
-    _run([*sta_command(), sta.name], out / "sta.log", out, "OpenSTA")
+    log = _run([*sta_command(), sta.name], out / "sta.log", out, "OpenSTA")
+    problems = [line for line in log.splitlines()
+                if line.startswith("Error") or "black box" in line
+                or ("not found" in line and "default_operating_condition" not in line)]
+    if problems:
+        raise RuntimeError("OpenSTA did not read the whole netlist (see sta.log):\n"
+                           + "\n".join(problems[:10]))
     slack, startpoint, endpoint = _parse_timing((out / "timing.rpt").read_text())
 
     stat = json.loads((out / "stat.json").read_text())
@@ -380,7 +398,8 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
     flops = sum(n for name, n in counts.items() if name in std and std[name].flop is not None)
     cells = sum(n for name, n in counts.items() if name in std)
     logic_area = sum(n * std[name].area for name, n in counts.items() if name in std)
-    unknown = sorted(set(counts) - set(std) - {p["name"] for p in plans})
+    submodules = {name.lstrip("\\") for name in stat["modules"]}
+    unknown = sorted(set(counts) - set(std) - submodules - {p["name"] for p in plans})
     if unknown:
         raise RuntimeError(f"netlist has cells outside the library: {unknown}")
     memory_area = sum(plan["area_um2"] for plan in plans)

@@ -63,7 +63,7 @@ def _cell_blocks(text: str):
     for match in re.finditer(r'\n\s*cell\s*\(\s*"?([A-Za-z0-9_]+)"?\s*\)\s*\{', text):
         depth, pos = 1, match.end()
         while depth:
-            nxt = min((i for i in (text.find("{", pos), text.find("}", pos)) if i >= 0))
+            nxt = min(i for i in (text.find("{", pos), text.find("}", pos)) if i >= 0)
             depth += 1 if text[nxt] == "{" else -1
             pos = nxt + 1
         yield match.group(1), text[match.end():pos - 1]
@@ -79,7 +79,7 @@ def _groups(body: str, kind: str):
     for match in re.finditer(rf'(?<![A-Za-z_]){kind}\s*\(\s*([^)]*)\)\s*\{{', body):
         depth, pos = 1, match.end()
         while depth:
-            nxt = min((i for i in (body.find("{", pos), body.find("}", pos)) if i >= 0))
+            nxt = min(i for i in (body.find("{", pos), body.find("}", pos)) if i >= 0)
             depth += 1 if body[nxt] == "{" else -1
             pos = nxt + 1
         yield match.group(1).replace('"', "").strip(), body[match.end():pos - 1]
@@ -121,6 +121,9 @@ def function_to_verilog(function: str) -> str:
 
     def take():
         nonlocal pos
+        if pos >= len(tokens):
+            raise ValueError(f"unexpected end of Liberty function {function!r} "
+                             f"(unbalanced parentheses?)")
         pos += 1
         return tokens[pos - 1]
 
