@@ -36,6 +36,7 @@ from pathlib import Path
 from systole.hw.config import SystoleConfig
 from systole.hw.sdc import DEFAULT_IO_FRACTION, DEFAULT_PERIOD_NS, sdc_text
 
+from .fanout import buffer_fanout
 from .liberty import read_cells
 
 __all__ = ["SCOPES", "MEMORIES", "AsicResult", "pdk_dir", "run_asic", "yosys_command",
@@ -57,6 +58,9 @@ CORNER = "sky130_fd_sc_hd, typical (tt, 25 C, 1.80 V)"
 DONT_USE = ("*lpflow*", "*probe*", "*clkdly*", "*dlygate*", "*dlymetal*", "*sdf*", "*sedf*",
             "*decap*", "*diode*", "*macro*", "*fill*", "*tap*", "*dlx*", "*dlr*", "*dlclk*",
             "*sdlclk*", "*ebuf*", "*einv*", "*clkbuf*", "*clkinv*", "*bufbuf*")
+#: Nets with more cell inputs than this get a buffer tree of FANOUT_BUFFER cells.
+MAX_FANOUT = 16
+FANOUT_BUFFER = "sky130_fd_sc_hd__buf_4"
 ABC_SCRIPT = ("+strash;dch;map,-B,0.9,{D};topo;stime,-c;buffer,-c;upsize,-c,{D};"
               "dnsize,-c,{D};stime,-p")
 
@@ -116,6 +120,7 @@ class AsicResult:
     endpoint: str
     macros: list[dict] = field(default_factory=list)
     macs: int = 0
+    fanout_buffers: int = 0
     out_dir: str = ""
     seconds: float = 0.0
 
@@ -140,7 +145,8 @@ class AsicResult:
                 "critical_path_ns": round(self.critical_path_ns, 3),
                 "fmax_mhz": round(self.fmax_mhz, 1),
                 "startpoint": self.startpoint, "endpoint": self.endpoint,
-                "macs": self.macs, "peak_int8_tops": round(self.peak_tops, 4),
+                "fanout_buffers": self.fanout_buffers, "macs": self.macs,
+                "peak_int8_tops": round(self.peak_tops, 4),
                 "tops_per_mm2": round(self.peak_tops / area_mm2, 4) if area_mm2 else None,
                 "macros": [{k: v for k, v in m.items() if k != "parameters"}
                            for m in self.macros],
@@ -293,10 +299,31 @@ def _yosys_script(top: str, verilog: str, lib: str, period_ns: float, sram: list
         # sram_stubs.v, which has no parameters)
         unset = " ".join(f"-unset {name}" for name in plan["parameters"])
         lines.append(f"setparam {unset} t:{plan['name']}")
-    lines += [f"tee -q -o stat.json stat -json -liberty {lib} -top {top}",
-              f"tee -q -o stat.txt stat -liberty {lib} -top {top}",
-              "write_verilog -noattr -noexpr -nohex -nodec netlist.v"]
+    lines.append("write_json mapped.json")
     return "\n".join(lines) + "\n"
+
+
+def _post_script(top: str, lib: str) -> str:
+    """Second Yosys run: the buffered netlist back to Verilog, with its statistics."""
+    return "\n".join([
+        "read_json buffered.json",
+        f"tee -q -o stat.json stat -json -liberty {lib} -top {top}",
+        f"tee -q -o stat.txt stat -liberty {lib} -top {top}",
+        "write_verilog -noattr -noexpr -nohex -nodec -simple-lhs netlist.v"]) + "\n"
+
+
+def _buffer(out: Path, lib: Path, top: str) -> int:
+    library = {name: {pin.name: pin.direction for pin in cell.pins.values()}
+               for name, cell in read_cells(lib).items()}
+    netlist = json.loads((out / "mapped.json").read_text())
+    added = buffer_fanout(netlist, library, buffer=FANOUT_BUFFER, max_fanout=MAX_FANOUT)
+    (out / "buffered.json").write_text(json.dumps(netlist))
+    (out / "post.ys").write_text(_post_script(top, lib.name))
+    _run([*yosys_command(), "-q", "-l", "yosys_post.log", "post.ys"], out / "yosys_post.out",
+         out, "yosys (netlist)")
+    for name in ("mapped.json", "buffered.json"):
+        (out / name).unlink()
+    return added
 
 
 def _sel(name: str) -> str:
@@ -372,6 +399,8 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
     say(f"synthesising with Yosys ({script})")
     _run([*yosys_command(), "-q", "-l", "yosys.log", script.name], out / "yosys.out", out,
          "yosys")
+    say("buffering high-fanout nets")
+    buffers = _buffer(out, lib, top)
     if plans:
         stubs = []
         for plan in plans:
@@ -382,8 +411,8 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
     say("static timing with OpenSTA")
     sta = out / "sta.tcl"
     sta.write_text(_sta_script(top, lib.name, sdc.name, bool(plans)))
-    log = _run([*sta_command(), sta.name], out / "sta.log", out, "OpenSTA")
-    problems = [line for line in log.splitlines()
+    _run([*sta_command(), sta.name], out / "sta.log", out, "OpenSTA")
+    problems = [line for line in (out / "sta.log").read_text().splitlines()
                 if line.startswith("Error") or "black box" in line
                 or ("not found" in line and "default_operating_condition" not in line)]
     if problems:
@@ -408,6 +437,7 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
         area_um2=logic_area + memory_area, logic_area_um2=logic_area,
         memory_area_um2=memory_area, cells=cells, flops=flops, worst_slack_ns=slack,
         critical_path_ns=period_ns - slack, startpoint=startpoint, endpoint=endpoint,
-        macros=plans, macs=macs, out_dir=str(out), seconds=time.perf_counter() - started)
+        macros=plans, macs=macs, fanout_buffers=buffers, out_dir=str(out),
+        seconds=time.perf_counter() - started)
     (out / "report.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return result
