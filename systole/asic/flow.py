@@ -48,8 +48,8 @@ STD_LIB = "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
 SRAM_LIB = "sky130_sram_1rw1r_64x256_8_TT_1p8V_25C.lib"
 SRAM_CELL = "sky130_sram_1rw1r_64x256_8"
 SRAM_WIDTH, SRAM_DEPTH = 64, 256
-#: Memories of at least this many bits become SRAM macros in ``memories="sram"`` mode.
-SRAM_MIN_BITS = 4096
+#: Memories of at least one macro's capacity become SRAM macros in ``memories="sram"`` mode.
+SRAM_MIN_BITS = SRAM_WIDTH * SRAM_DEPTH
 #: ABC's delay target as a fraction of the clock period (room for clock-to-Q and setup).
 ABC_TARGET = 0.625
 CORNER = "sky130_fd_sc_hd, typical (tt, 25 C, 1.80 V)"
@@ -61,6 +61,8 @@ DONT_USE = ("*lpflow*", "*probe*", "*clkdly*", "*dlygate*", "*dlymetal*", "*sdf*
 #: Nets with more cell inputs than this get a buffer tree of FANOUT_BUFFER cells.
 MAX_FANOUT = 16
 FANOUT_BUFFER = "sky130_fd_sc_hd__buf_4"
+#: Drives each SRAM black-box input bit to all macros of the memory.
+STUB_BUFFER = "sky130_fd_sc_hd__buf_16"
 ABC_SCRIPT = ("+strash;dch;map,-B,0.9,{D};topo;stime,-c;buffer,-c;upsize,-c,{D};"
               "dnsize,-c,{D};stime,-p")
 
@@ -120,6 +122,8 @@ class AsicResult:
     endpoint: str
     macros: list[dict] = field(default_factory=list)
     macs: int = 0
+    #: Worst register-to-register path (no input or output port in it), if any.
+    internal_path_ns: float | None = None
     fanout_buffers: int = 0
     out_dir: str = ""
     seconds: float = 0.0
@@ -145,6 +149,8 @@ class AsicResult:
                 "critical_path_ns": round(self.critical_path_ns, 3),
                 "fmax_mhz": round(self.fmax_mhz, 1),
                 "startpoint": self.startpoint, "endpoint": self.endpoint,
+                "internal_path_ns": (None if self.internal_path_ns is None
+                                     else round(self.internal_path_ns, 3)),
                 "fanout_buffers": self.fanout_buffers, "macs": self.macs,
                 "peak_int8_tops": round(self.peak_tops, 4),
                 "tops_per_mm2": round(self.peak_tops / area_mm2, 4) if area_mm2 else None,
@@ -193,7 +199,7 @@ def _memories(verilog: Path, top: str, out: Path) -> list[dict]:
     """Every memory of the design after ``memory -nomap``: module, cell, width, size, ports."""
     script = out / "memories.ys"
     script.write_text(f"read_verilog {verilog.name}\nhierarchy -top {top}\nproc\nopt_clean\n"
-                      f"memory -nomap\nwrite_json memories.json\n")
+                      f"opt\nmemory -nomap\nwrite_json memories.json\n")
     _run([*yosys_command(), "-q", script.name], out / "memories.log", out, "yosys (memories)")
     netlist = json.loads((out / "memories.json").read_text())
     found = []
@@ -206,8 +212,7 @@ def _memories(verilog: Path, top: str, out: Path) -> list[dict]:
             found.append({"module": module, "cell": cell, "width": params["WIDTH"],
                           "depth": params["SIZE"], "read_ports": params["RD_PORTS"],
                           "write_ports": params["WR_PORTS"],
-                          "read_clocked": params["RD_CLK_ENABLE"] != 0,
-                          "transparent": params.get("RD_TRANSPARENCY_MASK", 0) != 0,
+                          "clocked_read_ports": bin(params["RD_CLK_ENABLE"]).count("1"),
                           "parameters": sorted(params)})
     (out / "memories.json").unlink()
     return found
@@ -228,9 +233,13 @@ def _bb_name(mem: dict) -> str:
     return f"systole_sram__{cell}"
 
 
-def _sram_stub(plan: dict, abits: int) -> str:
-    """Structural Verilog of a memory black box for STA: real macro instances, every read
-    port's data from bank 0 of each 64-bit slice of its own copy."""
+def _sram_stub(plan: dict, abits: int) -> tuple[str, int]:
+    """Structural Verilog of a memory black box for STA, and its number of buffers.
+
+    Real macro instances; every read port's data comes from bank 0 of each 64-bit slice of its
+    own copy. Each input bit the macros use is driven through one ``STUB_BUFFER`` (a port bit
+    fans out to every bank and copy, which no placement flow would leave unbuffered); those
+    buffers count as logic area."""
     w, rp, wp = plan["width"], plan["read_ports"], plan["write_ports"]
     ports = ["RD_CLK", "RD_EN", "RD_ARST", "RD_SRST", "RD_ADDR", "RD_DATA",
              "WR_CLK", "WR_EN", "WR_ADDR", "WR_DATA"]
@@ -241,22 +250,28 @@ def _sram_stub(plan: dict, abits: int) -> str:
     for port in ports:
         kind = "output" if port == "RD_DATA" else "input"
         lines.append(f"  {kind} [{widths[port] - 1}:0] {port};")
+    buffered: dict[tuple[str, int], str] = {}
+
+    def buf(port: str, index: int) -> str:
+        if (port, index) not in buffered:
+            wire = f"{port.lower()}_b{index}"
+            buffered[port, index] = wire
+            lines.append(f"  wire {wire};")
+            lines.append(f"  {STUB_BUFFER} {wire}_buf (.A({port}[{index}]), .X({wire}));")
+        return buffered[port, index]
+
+    def bits(port: str, base: int, count: int, total: int) -> str:
+        # pad with the first bit when the slice is narrower than the macro
+        sel = [buf(port, base + i if i < count else base) for i in reversed(range(total))]
+        return "{" + ", ".join(sel) + "}"
+
     mbits = 8  # macro address bits (256 words)
+    mask = "{" + ", ".join(["1'b1"] * 8) + "}"  # whole-word writes: byte mask unused
     for copy in range(plan["copies"]):
         for bank in range(plan["banks"]):
             for s in range(plan["slices"]):
                 lo, hi = s * SRAM_WIDTH, min(w, (s + 1) * SRAM_WIDTH) - 1
                 n = hi - lo + 1
-
-                def bits(port, base, count, total):
-                    # pad with the port's own bit 0 when the slice is narrower than the macro
-                    sel = [f"{port}[{base + i}]" if i < count else f"{port}[{base}]"
-                           for i in reversed(range(total))]
-                    return "{" + ", ".join(sel) + "}"
-
-                addr_r = bits("RD_ADDR", copy * abits, min(abits, mbits), mbits)
-                addr_w = bits("WR_ADDR", 0, min(abits, mbits), mbits)
-                din = bits("WR_DATA", lo, n, SRAM_WIDTH)
                 inst = f"m_c{copy}_b{bank}_s{s}"
                 if bank == 0:
                     dout = f"RD_DATA[{copy * w + hi}:{copy * w + lo}]"
@@ -267,14 +282,16 @@ def _sram_stub(plan: dict, abits: int) -> str:
                     lines.append(f"  wire [{SRAM_WIDTH - 1}:0] {inst}_dout;")
                     dout = f"{inst}_dout"
                 lines.append(f"  wire [{SRAM_WIDTH - 1}:0] {inst}_dout1;")
+                we = buf("WR_EN", lo)
                 lines.append(
-                    f"  {SRAM_CELL} {inst} (.clk0(WR_CLK[0]), .csb0(WR_EN[{lo}]), "
-                    f".web0(WR_EN[{lo}]), .wmask0({{{', '.join([f'WR_EN[{lo}]'] * 8)}}}), "
-                    f".addr0({addr_w}), "
-                    f".din0({din}), .dout0({inst}_dout1), .clk1(RD_CLK[{copy}]), "
-                    f".csb1(RD_EN[{copy}]), .addr1({addr_r}), .dout1({dout}));")
+                    f"  {SRAM_CELL} {inst} (.clk0(WR_CLK[0]), .csb0({we}), .web0({we}), "
+                    f".wmask0({mask}), .addr0({bits('WR_ADDR', 0, min(abits, mbits), mbits)}), "
+                    f".din0({bits('WR_DATA', lo, n, SRAM_WIDTH)}), .dout0({inst}_dout1), "
+                    f".clk1(RD_CLK[{copy}]), .csb1({buf('RD_EN', copy)}), "
+                    f".addr1({bits('RD_ADDR', copy * abits, min(abits, mbits), mbits)}), "
+                    f".dout1({dout}));")
     lines.append("endmodule")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", len(buffered)
 
 
 def _yosys_script(top: str, verilog: str, lib: str, period_ns: float, sram: list[dict]) -> str:
@@ -337,6 +354,8 @@ def _sta_script(top: str, lib: str, sdc: str, with_sram: bool) -> str:
         lines += [f"read_liberty {SRAM_LIB}", "read_verilog sram_stubs.v"]
     lines += ["read_verilog netlist.v", f"link_design {top}", f"read_sdc {sdc}",
               "report_checks -path_delay max -digits 3 > timing.rpt",
+              "report_checks -path_delay max -digits 3 -from [all_registers -clock_pins] "
+              "-to [all_registers -data_pins] > internal.rpt",
               "report_checks -path_delay min -digits 3 > timing_min.rpt",
               "report_tns -digits 3 > tns.rpt", "exit"]
     return "\n".join(lines) + "\n"
@@ -401,11 +420,13 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
          "yosys")
     say("buffering high-fanout nets")
     buffers = _buffer(out, lib, top)
+    stub_buffers = 0
     if plans:
         stubs = []
         for plan in plans:
-            abits = max(1, math.ceil(math.log2(plan["depth"])))
-            stubs.append(_sram_stub(plan, abits))
+            text, count = _sram_stub(plan, max(1, math.ceil(math.log2(plan["depth"]))))
+            stubs.append(text)
+            stub_buffers += count
         (out / "sram_stubs.v").write_text("".join(stubs))
 
     say("static timing with OpenSTA")
@@ -419,6 +440,8 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
         raise RuntimeError("OpenSTA did not read the whole netlist (see sta.log):\n"
                            + "\n".join(problems[:10]))
     slack, startpoint, endpoint = _parse_timing((out / "timing.rpt").read_text())
+    internal = (out / "internal.rpt").read_text()
+    internal_slack = _parse_timing(internal)[0] if "slack" in internal else None
 
     stat = json.loads((out / "stat.json").read_text())
     design_stat = stat["design"]
@@ -432,12 +455,16 @@ def run_asic(config: SystoleConfig, *, scope: str = "pe", period_ns: float = DEF
     if unknown:
         raise RuntimeError(f"netlist has cells outside the library: {unknown}")
     memory_area = sum(plan["area_um2"] for plan in plans)
+    if stub_buffers:  # the macro wrappers' input buffers (see _sram_stub)
+        logic_area += stub_buffers * read_cells(lib, {STUB_BUFFER})[STUB_BUFFER].area
+        cells += stub_buffers
     result = AsicResult(
         scope=scope, top=top, config=config.name, period_ns=period_ns, memories=memories,
         area_um2=logic_area + memory_area, logic_area_um2=logic_area,
         memory_area_um2=memory_area, cells=cells, flops=flops, worst_slack_ns=slack,
         critical_path_ns=period_ns - slack, startpoint=startpoint, endpoint=endpoint,
         macros=plans, macs=macs, fanout_buffers=buffers, out_dir=str(out),
+        internal_path_ns=None if internal_slack is None else period_ns - internal_slack,
         seconds=time.perf_counter() - started)
     (out / "report.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return result

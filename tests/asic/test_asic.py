@@ -140,3 +140,35 @@ def test_generate_writes_sdc_for_the_period(tmp_path):
     constrained = set(re.findall(r"\[get_ports \{([^}]*)\}\]", sdc)[1].split())
     inputs = {p["name"] for p in desc["ports"] if p["direction"] == "input"} - {"clk"}
     assert constrained == inputs
+
+
+def test_16x16_array_keeps_the_pe_frequency(pe_run, tmp_path):
+    """The issue's bound: the default 16 x 16 array loses at most 10 % of the PE's fmax."""
+    array = run_asic(preset("default"), scope="array", out_dir=tmp_path).to_dict()
+    assert array["flops"] > 256 * 73
+    assert array["fmax_mhz"] >= 0.9 * pe_run["fmax_mhz"]
+    assert array["fmax_mhz"] >= 250
+    # the worst register-to-register path of the PE alone bounds the array's from below
+    assert pe_run["internal_path_ns"] <= pe_run["critical_path_ns"]
+    assert array["critical_path_ns"] >= 0.95 * pe_run["internal_path_ns"]
+
+
+@pytest.mark.slow
+def test_tiny_chip_reports_logic_and_memory_area(tmp_path):
+    """`systole asic --preset tiny --scope chip` (about 3 minutes): SRAM macros for the buffers."""
+    result = subprocess.run([*SYSTOLE, "asic", "--preset", "tiny", "--scope", "chip", "--json",
+                             "--out", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["scope"] == "chip" and report["memories"] == "sram"
+    assert report["logic_area_um2"] > 0 and report["memory_area_um2"] > 0
+    assert report["area_um2"] == pytest.approx(
+        report["logic_area_um2"] + report["memory_area_um2"], abs=1.0)
+    names = {m["cell"] for m in report["macros"]}
+    assert {"act_mem", "weight_mem", "acc_mem"} <= names
+    config = preset("tiny")
+    for macro in report["macros"]:
+        assert macro["count"] == macro["slices"] * macro["banks"] * macro["copies"]
+    acc = next(m for m in report["macros"] if m["cell"] == "acc_mem")
+    assert acc["depth"] == config.buffers.acc_depth
+    assert report["fmax_mhz"] > 0 and report["flops"] > 0
