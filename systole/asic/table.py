@@ -35,7 +35,7 @@ def markdown(reports: list[tuple[str, dict]]) -> str:
             f"| {label} | {r['area_um2'] / 1e6:.4f} | {r['logic_area_um2'] / 1e6:.4f} / "
             f"{r['memory_area_um2'] / 1e6:.3f} | {r['cells']:,} | {r['flops']:,} | "
             f"{r['critical_path_ns']:.2f} | {r['fmax_mhz']:.0f} | {r['peak_int8_tops']:.4f} | "
-            f"{r['tops_per_mm2']:.3f} |")
+            f"{r['tops_per_mm2']:.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -44,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/asic.json", help="JSON summary file")
     parser.add_argument("--period", type=float, default=4.0, help="clock period (ns)")
     parser.add_argument("--skip-chip", action="store_true", help="leave out the chip row")
+    parser.add_argument("--show", action="store_true",
+                        help="only print the table of an existing --out file")
     args = parser.parse_args(argv)
+    if args.show:
+        rows = json.loads(Path(args.out).read_text())["rows"]
+        print(markdown([(row["label"], row) for row in rows]))
+        return 0
     reports = []
     for label, make_config, scope in ROWS:
         if scope == "chip" and args.skip_chip:
