@@ -58,24 +58,13 @@ def _open(path: Path) -> str:
     return data.decode("ascii", errors="replace")
 
 
-def _cell_blocks(text: str):
-    """Yield (name, body) of every top-level ``cell (...) { ... }`` group."""
-    for match in re.finditer(r'\n\s*cell\s*\(\s*"?([A-Za-z0-9_]+)"?\s*\)\s*\{', text):
-        depth, pos = 1, match.end()
-        while depth:
-            nxt = min(i for i in (text.find("{", pos), text.find("}", pos)) if i >= 0)
-            depth += 1 if text[nxt] == "{" else -1
-            pos = nxt + 1
-        yield match.group(1), text[match.end():pos - 1]
-
-
 def _attr(body: str, name: str) -> str | None:
     match = re.search(rf'(?<![A-Za-z_]){name}\s*:\s*"?([^";\n]*)"?\s*;', body)
     return match.group(1).strip() if match else None
 
 
 def _groups(body: str, kind: str):
-    """Yield (argument, body) of the groups ``kind (...) { ... }`` directly in ``body``."""
+    """Yield (argument, body) of every group ``kind (...) { ... }`` in ``body``."""
     for match in re.finditer(rf'(?<![A-Za-z_]){kind}\s*\(\s*([^)]*)\)\s*\{{', body):
         depth, pos = 1, match.end()
         while depth:
@@ -88,7 +77,7 @@ def _groups(body: str, kind: str):
 def read_cells(path: str | Path, names: set[str] | None = None) -> dict[str, Cell]:
     """Cells of the Liberty file ``path`` (plain or gzip), or only those in ``names``."""
     cells = {}
-    for name, body in _cell_blocks(_open(Path(path))):
+    for name, body in _groups(_open(Path(path)), "cell"):
         if names is not None and name not in names:
             continue
         cell = Cell(name=name, area=float(_attr(body, "area") or 0.0))
@@ -154,19 +143,17 @@ def function_to_verilog(function: str) -> str:
             value = f"({value} & {primary()})"
         return value
 
-    def xor_expr() -> str:
-        value = and_expr()
-        while peek() == "^":
-            take()
-            value = f"({value} ^ {and_expr()})"
-        return value
+    def binary(operand, operators: tuple[str, ...], verilog_op: str):
+        def parse() -> str:
+            value = operand()
+            while peek() in operators:
+                take()
+                value = f"({value} {verilog_op} {operand()})"
+            return value
+        return parse
 
-    def or_expr() -> str:
-        value = xor_expr()
-        while peek() in ("|", "+"):
-            take()
-            value = f"({value} | {xor_expr()})"
-        return value
+    xor_expr = binary(and_expr, ("^",), "^")
+    or_expr = binary(xor_expr, ("|", "+"), "|")
 
     result = or_expr()
     if pos != len(tokens):
