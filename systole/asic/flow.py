@@ -5,12 +5,16 @@ Flow: generate the Verilog and its SDC (:mod:`systole.hw.sdc`), synthesise with 
 Debian Yosys 0.23 lacks) to the SkyWater ``sky130_fd_sc_hd`` typical-corner library, then run
 OpenSTA (Debian ``opensta``, binary ``sta``) on the netlist with the same SDC. Everything lands in
 ``build/asic/<key>/``: ``<top>.v`` and ``.sdc`` (input), ``synth.ys``, ``yosys.log``,
-``netlist.v``, ``stat.json``, ``sta.tcl``, ``timing.rpt`` and ``report.json``.
+``netlist.v`` (the timed netlist), ``stat.json``/``stat.txt``, ``sta.tcl``, ``timing.rpt``
+(worst path), ``internal.rpt`` (worst register-to-register path), ``timing_min.rpt`` (hold) and
+``report.json``; with SRAM macros also ``sram_stubs.v``.
 
 Synthesis recipe (measured on the PE, see README): Booth multipliers, Kogge-Stone carry
 lookahead for adders (``+/choices/kogge-stone.v``), and a delay-oriented ABC script with gate
 sizing and buffering (``map -B``, ``buffer``, ``upsize``, ``dnsize``) against a delay target of
-``ABC_TARGET`` x the clock period. Hierarchy is kept (the PE is mapped once).
+``ABC_TARGET`` x the clock period. Hierarchy is kept (the PE is mapped once). After mapping,
+nets with more than ``MAX_FANOUT`` cell inputs get buffer trees (:mod:`.fanout`), since ABC does
+not see the flip-flops its outputs drive.
 
 Memories: ``memories="flops"`` lets Yosys build every memory from flip-flops and muxes.
 ``memories="sram"`` turns each memory of at least ``SRAM_MIN_BITS`` bits into a black box that
