@@ -172,3 +172,31 @@ def test_tiny_chip_reports_logic_and_memory_area(tmp_path):
     acc = next(m for m in report["macros"] if m["cell"] == "acc_mem")
     assert acc["depth"] == config.buffers.acc_depth
     assert report["fmax_mhz"] > 0 and report["flops"] > 0
+
+
+def test_fanout_buffering_bounds_every_net():
+    from collections import Counter
+
+    from systole.asic.fanout import buffer_fanout
+
+    library = {"inv": {"A": "input", "Y": "output"}, "buf": {"A": "input", "X": "output"}}
+    cells = {f"i{n}": {"type": "inv", "connections": {"A": [2], "Y": [10 + n]}}
+             for n in range(300)}
+    cells["drv"] = {"type": "inv", "connections": {"A": [1], "Y": [2]}}
+    netlist = {"modules": {"top": {"ports": {"a": {"direction": "input", "bits": [1]}},
+                                   "cells": cells,
+                                   "netnames": {"a": {"bits": [1]}, "n": {"bits": [2]}}}}}
+    added = buffer_fanout(netlist, library, buffer="buf", max_fanout=16)
+    # 300 loads -> 19 buffers, whose 19 inputs -> 2 more buffers
+    assert added == 21
+    loads = Counter(bit for cell in cells.values() for pin, bits in cell["connections"].items()
+                    if pin == "A" for bit in bits)
+    assert max(loads.values()) <= 16
+    # every inverter is still reached from net 2 through buffers only
+    drivers = {cell["connections"]["X"][0]: cell["connections"]["A"][0]
+               for cell in cells.values() if cell["type"] == "buf"}
+    for n in range(300):
+        bit = cells[f"i{n}"]["connections"]["A"][0]
+        while bit in drivers:
+            bit = drivers[bit]
+        assert bit == 2
