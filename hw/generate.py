@@ -27,6 +27,7 @@ from .memsys import MemorySubsystem
 from .pe import ProcessingElement
 from .postproc import PostProcessor
 from .regs import register_view
+from .sdc import DEFAULT_PERIOD_NS, sdc_text
 
 __all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design",
            "build_postproc_design", "write_design", "describe_shape", "TOPS"]
@@ -47,15 +48,22 @@ def describe_shape(shape) -> dict:
 
 @dataclass(frozen=True)
 class Design:
-    """Generated files of one configuration, as text."""
+    """Generated files of one configuration, as text: Verilog, JSON description and timing
+    constraints (SDC, clock period ``period_ns``)."""
 
     top: str
     verilog: str
     description: dict
+    period_ns: float = DEFAULT_PERIOD_NS
+
+    @property
+    def sdc(self) -> str:
+        return sdc_text(self.top, self.description["ports"], period_ns=self.period_ns)
 
     def files(self) -> dict[str, str]:
         return {f"{self.top}.v": self.verilog,
-                f"{self.top}.json": json.dumps(self.description, indent=2, sort_keys=True) + "\n"}
+                f"{self.top}.json": json.dumps(self.description, indent=2, sort_keys=True) + "\n",
+                f"{self.top}.sdc": self.sdc}
 
 
 def _convert(component: wiring.Component, name: str) -> str:

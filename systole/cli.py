@@ -34,6 +34,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     start = time.perf_counter()
     design = TOPS[args.top](config)
+    if args.period is not None:
+        from dataclasses import replace
+
+        design = replace(design, period_ns=args.period)
     paths = write_design(design, args.out)
     elapsed = time.perf_counter() - start
     for path in paths:
@@ -225,6 +229,62 @@ def _add_mlp_demo_parser(sub) -> None:
     demo.set_defaults(func=cmd_mlp_demo)
 
 
+def cmd_asic(args: argparse.Namespace) -> int:
+    import json
+
+    from systole.asic import run_asic
+
+    config = config_from_args(args)
+
+    def progress(text: str) -> None:
+        print(f"systole asic: {text}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_asic(config, scope=args.scope, period_ns=args.period,
+                          memories=args.memories, out_dir=args.out, progress=progress)
+    except RuntimeError as error:
+        print(f"systole asic: error: {error}", file=sys.stderr)
+        return 1
+    report = result.to_dict()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['top']} ({report['scope']}, {config.name}), {report['library']}, "
+          f"pre-layout")
+    print(f"  area        {report['area_um2']:,.0f} um^2 (logic {report['logic_area_um2']:,.0f},"
+          f" memory macros {report['memory_area_um2']:,.0f})")
+    print(f"  cells       {report['cells']:,} ({report['flops']:,} flip-flops)")
+    print(f"  timing      period {report['period_ns']:g} ns, worst slack "
+          f"{report['worst_slack_ns']:+.3f} ns, critical path {report['critical_path_ns']:.3f} "
+          f"ns -> fmax {report['fmax_mhz']:.1f} MHz")
+    print(f"  path        {report['startpoint']} -> {report['endpoint']}")
+    print(f"  peak        {report['peak_int8_tops']:.4f} int8 TOPS, "
+          f"{report['tops_per_mm2']:.4f} TOPS/mm^2")
+    print(f"  files       {report['out_dir']}")
+    return 0
+
+
+def _add_asic_parser(sub) -> None:
+    from systole.asic import MEMORIES, SCOPES
+
+    asic = sub.add_parser(
+        "asic", help="SKY130 synthesis and static timing (pre-layout estimate)",
+        description="Synthesise the generated Verilog with Yosys to the SkyWater SKY130 "
+                    "high-density library (typical corner), time it with OpenSTA under the "
+                    "generated SDC, and report area, cells, flip-flops, critical path and "
+                    "fmax. Files go to build/asic/<key>/ (or --out).")
+    _add_config_options(asic)
+    asic.add_argument("--period", type=float, default=4.0,
+                      help="clock period in ns of the constraints (default 4.0 = 250 MHz)")
+    asic.add_argument("--scope", choices=SCOPES, default="pe",
+                      help="what to synthesise: one PE (default), the array, the whole chip")
+    asic.add_argument("--memories", choices=MEMORIES, default="sram",
+                      help="chip buffers as OpenRAM SRAM macros (default) or flip-flops")
+    asic.add_argument("--out", help="output directory (default build/asic/<key>)")
+    asic.add_argument("--json", action="store_true", help="print one JSON object")
+    asic.set_defaults(func=cmd_asic)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -237,11 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="what to generate: the whole accelerator (default), the systolic "
                           "array alone, the memory subsystem (DMA + AXI4 ports) alone, or the "
                           "post-processing unit alone")
+    gen.add_argument("--period", type=float,
+                     help="clock period in ns of the constraints file <top>.sdc (default 4.0)")
     gen.set_defaults(func=cmd_generate)
     _add_run_parser(sub)
     _add_membench_parser(sub)
     _add_bench_parser(sub)
     _add_mlp_demo_parser(sub)
+    _add_asic_parser(sub)
     return parser
 
 
@@ -258,3 +321,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

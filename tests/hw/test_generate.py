@@ -25,7 +25,7 @@ def test_cli_generate_is_byte_identical(tmp_path, top, name):
         result = generate(out, "--rows", "4", "--cols", "8", "--top", top)
         assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in first.iterdir())
-    assert names == [f"{name}.json", f"{name}.v"]
+    assert names == [f"{name}.json", f"{name}.sdc", f"{name}.v"]
     for file in names:
         assert (first / file).read_bytes() == (second / file).read_bytes()
     text = (first / f"{name}.v").read_text()
