@@ -19,6 +19,7 @@ from .axi import flatten_axi, flatten_channels
 from .axil import axil_port_names
 from .chip import SystoleChip
 from .config import SystoleConfig
+from .fpga_soc import FpgaSoC
 from .grid import PERow
 from .hier import component_ports, convert_ports
 from .isa import software_view
@@ -26,8 +27,11 @@ from .memsys import MemorySubsystem
 from .pe import ProcessingElement
 from .regs import register_view
 
-__all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design", "write_design",
-           "describe_shape", "TOPS"]
+__all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design",
+           "build_fpga_design", "write_design", "describe_shape", "TOPS", "SIM_UART_DIVISOR"]
+
+#: UART clock cycles per bit of the simulated FPGA top (boards use their clock / baud).
+SIM_UART_DIVISOR = 8
 
 
 def describe_shape(shape) -> dict:
@@ -65,7 +69,8 @@ def _cell_modules(config: SystoleConfig, top: str) -> tuple[list[str], list[str]
     """Convert the PE and the PE row once; return (module names, Verilog texts)."""
     array_cfg = config.array
     pe_name, row_name = f"{top}_pe", f"{top}_pe_row"
-    texts = [_convert(ProcessingElement(array_cfg.fmt), pe_name),
+    pe = ProcessingElement(array_cfg.fmt, multiplier=array_cfg.multiplier)
+    texts = [_convert(pe, pe_name),
              _convert(PERow(array_cfg, pe_module=pe_name), row_name)]
     return [pe_name, row_name], texts
 
@@ -188,7 +193,27 @@ def build_chip_design(config: SystoleConfig, *, top: str = "systole") -> Design:
     return Design(top=top, verilog=header + "\n".join(texts), description=description)
 
 
-TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design}
+def build_fpga_design(config: SystoleConfig, *, top: str = "systole_fpga",
+                      divisor: int = SIM_UART_DIVISOR) -> Design:
+    """Convert the FPGA prototype minus pins (:class:`~systole.hw.fpga_soc.FpgaSoC`: chip,
+    block RAM, UART bridge) to Verilog, for simulation of the host link."""
+    modules, texts = _cell_modules(config, top)
+    soc = FpgaSoC(config, divisor=divisor, row_module=modules[1])
+    texts.append(_convert(soc, top))
+    ports = _clock_reset_ports()
+    for port in component_ports(soc):
+        ports.append({"name": port.name, "direction": port.direction, "width": port.width,
+                      "shape": describe_shape(port.member.shape)})
+    description = _description(top, config, ports, modules=[*modules, top],
+                               uart={"divisor": divisor, "format": "8N1"},
+                               control={"registers": register_view()})
+    header = _header(top, "FPGA prototype (chip + block RAM + UART bridge)", config,
+                     "systole generate --top fpga")
+    return Design(top=top, verilog=header + "\n".join(texts), description=description)
+
+
+TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design,
+        "fpga": build_fpga_design}
 
 
 def write_design(design: Design, out_dir: str | Path) -> list[Path]:
