@@ -82,9 +82,11 @@ class GenericMultiplier(RegisteredMultiplier):
 class Ecp5Multiplier(RegisteredMultiplier):
     """Lattice ECP5 MULT18X18D: weight in the B input register, product in the output register.
 
-    Clock enables: CE0 = ``swap`` (B register), CE1 = 1 (output register). Resets (synchronous,
-    RESETMODE ``SYNC``): RST0 = the domain's reset (B register, like the generic weight), RST1 = 0
-    (the product has no reset). Operands are sign-extended to 18 bits (SIGNEDA = SIGNEDB = 1).
+    Clock enables: CE0 = ``swap`` or reset (B register), CE1 = 1 (output register). Resets
+    (synchronous, RESETMODE ``SYNC``): RST0 = the domain's reset (B register, like the generic
+    weight; CE0 is raised with it, so the reset acts whether or not the DSP gates its reset with
+    the clock enable), RST1 = 0 (the product has no reset). Operands are sign-extended to 18
+    bits (SIGNEDA = SIGNEDB = 1).
 
     Raises
     ------
@@ -101,15 +103,13 @@ class Ecp5Multiplier(RegisteredMultiplier):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        a = Signal(ECP5_OPERAND_BITS)
-        b = Signal(ECP5_OPERAND_BITS)
         p = Signal(2 * ECP5_OPERAND_BITS)
-        m.d.comb += [a.eq(self.act), b.eq(self.shadow),   # sign-extending assignments
-                     self.product.eq(p[:self.fmt.product_width])]
+        m.d.comb += self.product.eq(p[:self.fmt.product_width])
         ports = {}
         for index in range(ECP5_OPERAND_BITS):
-            ports[f"i_A{index}"] = a[index]
-            ports[f"i_B{index}"] = b[index]
+            # Sign extension as bit selects: plain wires, no combinational process.
+            ports[f"i_A{index}"] = self.act[min(index, self.fmt.act_width - 1)]
+            ports[f"i_B{index}"] = self.shadow[min(index, self.fmt.weight_width - 1)]
             ports[f"i_C{index}"] = Const(0, 1)
             ports[f"i_SRIA{index}"] = Const(0, 1)
             ports[f"i_SRIB{index}"] = Const(0, 1)
@@ -127,7 +127,7 @@ class Ecp5Multiplier(RegisteredMultiplier):
             i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
             i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
             i_CLK0=ClockSignal(), i_CLK1=Const(0, 1), i_CLK2=Const(0, 1), i_CLK3=Const(0, 1),
-            i_CE0=self.swap, i_CE1=Const(1, 1), i_CE2=Const(0, 1), i_CE3=Const(0, 1),
+            i_CE0=self.swap | ResetSignal(), i_CE1=Const(1, 1), i_CE2=Const(0, 1), i_CE3=Const(0, 1),
             i_RST0=ResetSignal(), i_RST1=Const(0, 1), i_RST2=Const(0, 1), i_RST3=Const(0, 1),
             **ports)
         return m

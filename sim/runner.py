@@ -22,6 +22,8 @@ __all__ = ["PROJECT_ROOT", "SimBuild", "build_for_sim"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
+#: Simulation models of vendor cells that generated designs may instantiate.
+CELL_MODELS = {"ecp5": Path(__file__).with_name("models") / "MULT18X18D.v"}
 TIMESCALE = ("1ns", "1ps")  # Amaranth emits no `timescale
 
 
@@ -107,6 +109,8 @@ def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array",
         write_design(design, rtl)
     verilog = rtl / f"{design.top}.v"
     sources = [verilog]
+    if config.array.multiplier in CELL_MODELS:
+        sources.append(CELL_MODELS[config.array.multiplier])
     build_args = []
     if simulator == "verilator":
         build_args = [str(WAIVERS)]
