@@ -127,7 +127,8 @@ class Ecp5Multiplier(RegisteredMultiplier):
             i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
             i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
             i_CLK0=ClockSignal(), i_CLK1=Const(0, 1), i_CLK2=Const(0, 1), i_CLK3=Const(0, 1),
-            i_CE0=self.swap | ResetSignal(), i_CE1=Const(1, 1), i_CE2=Const(0, 1), i_CE3=Const(0, 1),
+            i_CE0=self.swap | ResetSignal(), i_CE1=Const(1, 1),
+            i_CE2=Const(0, 1), i_CE3=Const(0, 1),
             i_RST0=ResetSignal(), i_RST1=Const(0, 1), i_RST2=Const(0, 1), i_RST3=Const(0, 1),
             **ports)
         return m
