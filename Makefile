@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := iverilog g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint clean membench
+.PHONY: setup test lint clean membench fpga
 
 setup:
 	@echo "== systole setup: Debian packages: $(APT_PACKAGES)"
@@ -35,6 +35,11 @@ test:
 # The memory benchmark of README.md (about 2.5 minutes on 2 cores, most of it Verilator builds).
 membench:
 	$(BIN)/systole membench --json --out results/membench.json
+
+# The FPGA prototype builds of README.md (not part of `make test`; minutes each, one at a time).
+fpga:
+	$(BIN)/systole fpga --board icebreaker --json | tee results/fpga-icebreaker.json
+	$(BIN)/systole fpga --board ulx3s-85f --json | tee results/fpga-ulx3s-85f.json
 
 lint:
 	$(BIN)/ruff check .

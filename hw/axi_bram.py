@@ -8,14 +8,21 @@ UART bridge) reads and writes single bytes between AXI bursts.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from .axi import RESP_OKAY, AxiParams, AxiSignature
+from .params import check_choice
 
-__all__ = ["AxiBram", "host_cmd_layout"]
+__all__ = ["AxiBram", "host_cmd_layout", "RAMS", "SPRAM_WORDS"]
+
+RAMS = ("generic", "ice40_spram")
+#: Words of one iCE40UP SPRAM (16 bits wide).
+SPRAM_WORDS = 16 * 1024
 
 
 def host_cmd_layout(addr_width: int) -> data.StructLayout:
@@ -32,6 +39,9 @@ class AxiBram(wiring.Component):
         The port (``data_width``; local byte addresses of ``addr_width`` bits).
     size : int
         Bytes, a power of two, at least one word; addresses wrap at ``size``.
+    ram : str
+        ``"generic"`` (``lib.memory``, inferred as block RAM) or ``"ice40_spram"`` (iCE40UP
+        SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` must be 16 Ki words).
 
     Members
     -------
@@ -50,11 +60,16 @@ class AxiBram(wiring.Component):
     1 (write) or 2 (read) cycles after the command.
     """
 
-    def __init__(self, params: AxiParams, size: int):
+    def __init__(self, params: AxiParams, size: int, *, ram: str = "generic"):
         if size & (size - 1) or size < params.data_bytes:
             raise ValueError(f"size must be a power of two of at least one word, not {size}")
+        check_choice("ram", ram, RAMS)
+        if ram == "ice40_spram" and size != SPRAM_WORDS * params.data_bytes:
+            raise ValueError(f"size must be {SPRAM_WORDS} words ({SPRAM_WORDS * params.data_bytes} "
+                             f"bytes) for ice40_spram, not {size}")
         self.params = params
         self.size = size
+        self.ram = ram
         self.addr_width = exact_log2(size)
         super().__init__({
             "axi": In(AxiSignature(params)),
@@ -68,9 +83,7 @@ class AxiBram(wiring.Component):
         beat_bits = exact_log2(p.data_bytes)
         depth = self.size // p.data_bytes
         word_bits = exact_log2(depth)
-        m.submodules.mem = mem = memory.Memory(shape=p.data_width, depth=depth, init=[])
-        write = mem.write_port(granularity=8)
-        read = mem.read_port()
+        write, read = self._ram(m, depth)
         addr = Signal(word_bits)                 # the one address of both ports
         m.d.comb += [write.addr.eq(addr), read.addr.eq(addr)]
 
@@ -147,3 +160,25 @@ class AxiBram(wiring.Component):
                 with m.If(self.host_rsp.ready):
                     m.next = "IDLE"
         return m
+
+    def _ram(self, m: Module, depth: int):
+        """Write port (``addr``, ``data``, byte ``en``) and read port (``addr``, ``en``,
+        ``data`` one cycle later, held while ``en`` is low) sharing one address."""
+        p = self.params
+        if self.ram == "generic":
+            m.submodules.mem = mem = memory.Memory(shape=p.data_width, depth=depth, init=[])
+            return mem.write_port(granularity=8), mem.read_port()
+        write = SimpleNamespace(addr=Signal(range(depth)), data=Signal(p.data_width),
+                                en=Signal(p.data_bytes))
+        read = SimpleNamespace(addr=write.addr, en=Signal(), data=Signal(p.data_width))
+        for lane in range(p.data_width // 16):
+            enables = write.en[2 * lane:2 * lane + 2]
+            m.submodules[f"spram{lane}"] = Instance(
+                "SB_SPRAM256KA",
+                i_ADDRESS=write.addr, i_DATAIN=write.data[16 * lane:16 * lane + 16],
+                # One MASKWREN bit per nibble: two per byte.
+                i_MASKWREN=Cat(enables[0], enables[0], enables[1], enables[1]),
+                i_WREN=write.en.any(), i_CHIPSELECT=write.en.any() | read.en,
+                i_CLOCK=ClockSignal(), i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1),
+                i_POWEROFF=Const(1, 1), o_DATAOUT=read.data[16 * lane:16 * lane + 16])
+        return write, read

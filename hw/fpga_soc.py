@@ -35,6 +35,8 @@ class FpgaSoC(wiring.Component):
         UART clock cycles per bit (clock frequency / baud rate).
     row_module : str or None
         As for :class:`~systole.hw.chip.SystoleChip` (Verilog generation only).
+    ram : str
+        Memory implementation of the block RAMs (:class:`~systole.hw.axi_bram.AxiBram`).
 
     Members
     -------
@@ -50,8 +52,10 @@ class FpgaSoC(wiring.Component):
         The chip's interrupt.
     """
 
-    def __init__(self, config: SystoleConfig, *, divisor: int, row_module: str | None = None):
+    def __init__(self, config: SystoleConfig, *, divisor: int, row_module: str | None = None,
+                 ram: str = "generic"):
         self.config = config
+        self.ram = ram
         self.divisor = divisor
         self.row_module = row_module
         super().__init__({
@@ -81,7 +85,7 @@ class FpgaSoC(wiring.Component):
         channel = amap.channel_of(bridge.mem.payload.addr)
         ready, rsp_valid, rsp_data = 0, 0, 0
         for index in range(mem.channels):
-            bram = m.submodules[f"bram{index}"] = AxiBram(mem.axi, mem.channel_size)
+            bram = m.submodules[f"bram{index}"] = AxiBram(mem.axi, mem.channel_size, ram=self.ram)
             wiring.connect(m, chip.axi[index], bram.axi)
             selected = channel == index
             m.d.comb += [

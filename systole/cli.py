@@ -154,6 +154,47 @@ def _add_run_parser(sub) -> None:
     run.set_defaults(func=cmd_run)
 
 
+def cmd_fpga(args: argparse.Namespace) -> int:
+    import json
+
+    from systole.fpga import build_fpga, have_loader
+
+    if args.program and not have_loader():
+        print("systole fpga: error: --program needs openFPGALoader on PATH", file=sys.stderr)
+        return 2
+    config = preset(args.preset) if args.preset else None
+    try:
+        report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
+                            program=args.program, build_dir=args.out)
+    except RuntimeError as error:
+        print(f"systole fpga: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_dict()) if args.json else report.text())
+    return 0
+
+
+def _add_fpga_parser(sub) -> None:
+    from systole.hw.boards import BOARDS
+    from systole.hw.config import PRESETS
+
+    fpga = sub.add_parser(
+        "fpga", help="build the FPGA prototype (chip + block RAM + UART) for a board",
+        description="Build the accelerator with on-chip memory and the UART host link for a "
+                    "board (amaranth-boards, YoWASP yosys/nextpnr from PyPI: pip install "
+                    "'systole[fpga]') and print LUT/LC, FF, DSP and block-RAM use and "
+                    "nextpnr's post-route maximum frequency. Takes minutes.")
+    fpga.add_argument("--board", choices=sorted(BOARDS), required=True)
+    fpga.add_argument("--preset", choices=sorted(PRESETS),
+                      help="configuration (default: the board's own preset)")
+    fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
+    fpga.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    fpga.add_argument("--out", help="build folder (default build/fpga/<board>)")
+    fpga.add_argument("--program", action="store_true",
+                      help="program the connected board with openFPGALoader after the build")
+    fpga.add_argument("--json", action="store_true", help="print one JSON object")
+    fpga.set_defaults(func=cmd_fpga)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -162,12 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
     _add_config_options(gen)
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--top", choices=["chip", "array", "memsys"], default="chip",
+    gen.add_argument("--top", choices=["chip", "array", "memsys", "fpga"], default="chip",
                      help="what to generate: the whole accelerator (default), the systolic "
-                          "array alone, or the memory subsystem (DMA + AXI4 ports) alone")
+                          "array alone, the memory subsystem (DMA + AXI4 ports) alone, or the "
+                          "FPGA prototype without pins (chip + block RAM + UART bridge)")
     gen.set_defaults(func=cmd_generate)
     _add_run_parser(sub)
     _add_membench_parser(sub)
+    _add_fpga_parser(sub)
     return parser
 
 

@@ -43,7 +43,8 @@ class IcebreakerTop(Elaboratable):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        m.submodules.soc = soc = FpgaSoC(self.config, divisor=self.divisor)
+        # Main memory in the four SPRAMs (128 KiB); block RAM is left to the chip's buffers.
+        m.submodules.soc = soc = FpgaSoC(self.config, divisor=self.divisor, ram="ice40_spram")
         uart = platform.request("uart", 0)
         m.d.comb += [soc.rx.eq(uart.rx.i), uart.tx.o.eq(soc.tx)]
         leds = {index: platform.request("led", index) for index in range(7)}
