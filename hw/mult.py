@@ -110,9 +110,8 @@ class Ecp5Multiplier(RegisteredMultiplier):
             # Sign extension as bit selects: plain wires, no combinational process.
             ports[f"i_A{index}"] = self.act[min(index, self.fmt.act_width - 1)]
             ports[f"i_B{index}"] = self.shadow[min(index, self.fmt.weight_width - 1)]
-            ports[f"i_C{index}"] = Const(0, 1)
-            ports[f"i_SRIA{index}"] = Const(0, 1)
-            ports[f"i_SRIB{index}"] = Const(0, 1)
+        # C, SRIA, SRIB, SOURCEA/B and the unused clocks, enables and resets stay unconnected:
+        # tying them to constants made nextpnr fail to route the constant net to ~150 DSPs.
         for index in range(2 * ECP5_OPERAND_BITS):
             ports[f"o_P{index}"] = p[index]
         m.submodules.dsp = Instance(
@@ -124,12 +123,9 @@ class Ecp5Multiplier(RegisteredMultiplier):
             p_CLK3_DIV="ENABLED", p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED",
             p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
             p_RESETMODE="SYNC",
-            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
-            i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
-            i_CLK0=ClockSignal(), i_CLK1=Const(0, 1), i_CLK2=Const(0, 1), i_CLK3=Const(0, 1),
+            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_CLK0=ClockSignal(),
             i_CE0=self.swap | ResetSignal(), i_CE1=Const(1, 1),
-            i_CE2=Const(0, 1), i_CE3=Const(0, 1),
-            i_RST0=ResetSignal(), i_RST1=Const(0, 1), i_RST2=Const(0, 1), i_RST3=Const(0, 1),
+            i_RST0=ResetSignal(), i_RST1=Const(0, 1),
             **ports)
         return m
 

@@ -165,7 +165,7 @@ def cmd_fpga(args: argparse.Namespace) -> int:
     config = preset(args.preset) if args.preset else None
     try:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
-                            program=args.program, build_dir=args.out)
+                            clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out)
     except RuntimeError as error:
         print(f"systole fpga: error: {error}", file=sys.stderr)
         return 1
@@ -188,6 +188,9 @@ def _add_fpga_parser(sub) -> None:
                       help="configuration (default: the board's own preset)")
     fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
     fpga.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    fpga.add_argument("--clock-mhz", type=float,
+                      help="ULX3S design clock from the PLL (default 125; 100, 75, 62.5, 50, "
+                           "40, 37.5, 35, 31.25, 30)")
     fpga.add_argument("--out", help="build folder (default build/fpga/<board>)")
     fpga.add_argument("--program", action="store_true",
                       help="program the connected board with openFPGALoader after the build")

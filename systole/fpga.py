@@ -93,8 +93,8 @@ def _count_ffs_ice40(report: str) -> int:
 
 
 def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
-               seed: int = 1, program: bool = False, build_dir: Path | None = None,
-               quiet: bool = False) -> FpgaReport:
+               clock_mhz: float | None = None, seed: int = 1, program: bool = False,
+               build_dir: Path | None = None, quiet: bool = False) -> FpgaReport:
     """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
 
     Raises
@@ -118,10 +118,18 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
     if not program:
         os.environ["OPENFPGALOADER"] = os.environ.get("OPENFPGALOADER_BUILD", "true")
-    top = board.top(config, baud=baud)
+    if clock_mhz is None:
+        top = board.top(config, baud=baud)
+    elif board_name.startswith("ulx3s"):
+        top = board.top(config, baud=baud, clock_mhz=clock_mhz)
+    else:
+        raise ValueError(f"--clock-mhz is only for the ULX3S (PLL); {board_name} runs at "
+                         f"{board.clock_hz / 1e6:g} MHz")
     platform = board.platform()
     family = "ecp5" if board_name.startswith("ulx3s") else "ice40"
-    opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail"}
+    # The timing report (critical paths, JSON) is written next to the log.
+    opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail "
+                                  f"--report systole.report.json"}
     if family == "ecp5":
         opts["nextpnr_opts"] += " --router router2"
         opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text()
@@ -145,7 +153,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     used = {key: util.get(cell, (0, 0))[0] for key, cell in cells.items()}
     if family == "ice40":
         used["ffs"] = _count_ffs_ice40((build_dir / "systole.rpt").read_text())
-    target = board.clock_hz / 1e6
+    target = top.clock_hz / 1e6
     clock = min(fmax.values()) if fmax else None
     bitstream = build_dir / ("systole.bit" if family == "ecp5" else "systole.bin")
     return FpgaReport(

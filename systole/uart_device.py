@@ -26,7 +26,7 @@ MAX_CHUNK = 0xFFFF
 #: Runs of equal bytes at least this long are sent as one FILL frame.
 MIN_FILL_RUN = 16
 #: Default baud rate of each board's bitstream (``systole fpga``).
-BOARD_BAUD = {"ulx3s-85f": 3_000_000, "icebreaker": 1_000_000}
+BOARD_BAUD = {"ulx3s-85f": 1_000_000, "icebreaker": 1_000_000}
 
 
 class Transport(Protocol):

@@ -25,7 +25,7 @@ class Board:
     preset : str
         The configuration that fits the board.
     clock_hz : int
-        Frequency the design is built and constrained for.
+        Default frequency the design is built and constrained for.
     baud : int
         Default UART baud rate.
     """
@@ -39,7 +39,7 @@ class Board:
 
 
 BOARDS: dict[str, Board] = {
-    "ulx3s-85f": Board("ulx3s-85f", Ulx3sTop, "ulx3s", Ulx3sTop.clock_hz, 3_000_000),
+    "ulx3s-85f": Board("ulx3s-85f", Ulx3sTop, "ulx3s", Ulx3sTop.clock_hz, 1_000_000),
     "icebreaker": Board("icebreaker", IcebreakerTop, "icebreaker", IcebreakerTop.clock_hz,
                         1_000_000),
 }

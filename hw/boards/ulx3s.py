@@ -1,4 +1,5 @@
-"""ULX3S (Lattice ECP5 LFE5U-85F): 25 MHz oscillator -> PLL -> 125 MHz, FTDI UART, 8 LEDs."""
+"""ULX3S (Lattice ECP5 LFE5U-85F): 25 MHz oscillator -> PLL (125 MHz by default), FTDI UART,
+8 LEDs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,19 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from ..config import SystoleConfig
 from ..fpga_soc import FpgaSoC
+from ..params import check_choice
 from ..uart import uart_divisor
 from .leds import heartbeat
 
-__all__ = ["Ulx3sTop"]
+__all__ = ["Ulx3sTop", "PLL_SETTINGS"]
+
+#: EHXPLLL settings from 25 MHz, as ``yowasp-ecppll -i 25 -o MHZ`` computes them:
+#: output MHz -> (CLKI_DIV, CLKOP_DIV, CLKOP_CPHASE, CLKFB_DIV); VCO = output x CLKOP_DIV.
+PLL_SETTINGS = {
+    125.0: (1, 5, 2, 5), 100.0: (1, 6, 2, 4), 75.0: (1, 8, 4, 3), 62.5: (2, 10, 4, 5),
+    50.0: (1, 12, 5, 2), 40.0: (5, 15, 7, 8), 37.5: (2, 16, 8, 3), 35.0: (5, 17, 8, 7),
+    31.25: (4, 19, 9, 5), 30.0: (5, 20, 9, 6),
+}
 
 
 class Ulx3sTop(Elaboratable):
@@ -24,14 +34,20 @@ class Ulx3sTop(Elaboratable):
     config : SystoleConfig
     baud : int
         UART baud rate (the FT231X on the board runs up to 3 Mbaud).
+    clock_mhz : float
+        Design clock, a key of :data:`PLL_SETTINGS`.
     """
 
-    clock_hz = 125_000_000
+    clock_hz = 125_000_000     # default
     input_hz = 25_000_000
 
-    def __init__(self, config: SystoleConfig, *, baud: int = 3_000_000):
+    def __init__(self, config: SystoleConfig, *, baud: int = 1_000_000,
+                 clock_mhz: float = 125.0):
+        check_choice("clock_mhz", clock_mhz, PLL_SETTINGS)
         self.config = config
         self.baud = baud
+        self.clock_hz = round(clock_mhz * 1e6)
+        self.pll = PLL_SETTINGS[clock_mhz]
         self.divisor = uart_divisor(self.clock_hz, baud)
 
     @staticmethod
@@ -45,17 +61,18 @@ class Ulx3sTop(Elaboratable):
         clk25 = platform.request("clk25", 0)
         m.domains.sync = ClockDomain("sync")
         pll_clk, locked = Signal(), Signal()
-        # 25 MHz * CLKFB_DIV / CLKI_DIV = 125 MHz; VCO = 125 MHz * CLKOP_DIV = 625 MHz
-        # (parameters as yowasp-ecppll -i 25 -o 125 computes them).
+        # Output = 25 MHz * CLKFB_DIV / CLKI_DIV (feedback from CLKOP).
+        clki_div, clkop_div, cphase, clkfb_div = self.pll
         m.submodules.pll = Instance(
             "EHXPLLL",
-            a_FREQUENCY_PIN_CLKI="25", a_FREQUENCY_PIN_CLKOP="125", a_ICP_CURRENT="12",
+            a_FREQUENCY_PIN_CLKI="25", a_FREQUENCY_PIN_CLKOP=f"{self.clock_hz / 1e6:g}",
+            a_ICP_CURRENT="12",
             a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
             p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
             p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
-            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD", p_CLKI_DIV=1,
-            p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=5, p_CLKOP_CPHASE=2, p_CLKOP_FPHASE=0,
-            p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=5,
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD", p_CLKI_DIV=clki_div,
+            p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=clkop_div, p_CLKOP_CPHASE=cphase,
+            p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=clkfb_div,
             i_RST=Const(0, 1), i_STDBY=Const(0, 1), i_CLKI=clk25.i, i_CLKFB=pll_clk,
             i_PHASESEL0=Const(0, 1), i_PHASESEL1=Const(0, 1), i_PHASEDIR=Const(1, 1),
             i_PHASESTEP=Const(1, 1), i_PHASELOADREG=Const(1, 1), i_PLLWAKESYNC=Const(0, 1),
