@@ -41,7 +41,7 @@ class AxiBram(wiring.Component):
         Bytes, a power of two, at least one word; addresses wrap at ``size``.
     ram : str
         ``"generic"`` (``lib.memory``, inferred as block RAM) or ``"ice40_spram"`` (iCE40UP
-        SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` must be 16 Ki words).
+        SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
 
     Members
     -------
@@ -64,9 +64,10 @@ class AxiBram(wiring.Component):
         if size & (size - 1) or size < params.data_bytes:
             raise ValueError(f"size must be a power of two of at least one word, not {size}")
         check_choice("ram", ram, RAMS)
-        if ram == "ice40_spram" and size != SPRAM_WORDS * params.data_bytes:
-            raise ValueError(f"size must be {SPRAM_WORDS} words ({SPRAM_WORDS * params.data_bytes} "
-                             f"bytes) for ice40_spram, not {size}")
+        if ram == "ice40_spram" and size > SPRAM_WORDS * params.data_bytes:
+            raise ValueError(f"size must be at most {SPRAM_WORDS} words "
+                             f"({SPRAM_WORDS * params.data_bytes} bytes) for ice40_spram, "
+                             f"not {size}")
         self.params = params
         self.size = size
         self.ram = ram
@@ -175,7 +176,9 @@ class AxiBram(wiring.Component):
             enables = write.en[2 * lane:2 * lane + 2]
             m.submodules[f"spram{lane}"] = Instance(
                 "SB_SPRAM256KA",
-                i_ADDRESS=write.addr, i_DATAIN=write.data[16 * lane:16 * lane + 16],
+                i_ADDRESS=write.addr.as_unsigned() if depth == SPRAM_WORDS
+                else Cat(write.addr, Const(0, exact_log2(SPRAM_WORDS // depth))),
+                i_DATAIN=write.data[16 * lane:16 * lane + 16],
                 # One MASKWREN bit per nibble: two per byte.
                 i_MASKWREN=Cat(enables[0], enables[0], enables[1], enables[1]),
                 i_WREN=write.en.any(), i_CHIPSELECT=write.en.any() | read.en,

@@ -278,7 +278,7 @@ PRESETS: dict[str, SystoleConfig] = {
                                                 instr_depth=16)),
     "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
                                 memory=MemoryConfig(channels=1, data_width=64, id_width=1,
-                                                    size=128 << 10, interleave=512,
+                                                    size=64 << 10, interleave=512,
                                                     outstanding=4, buffer_depth=64),
                                 buffers=BufferConfig(act_depth=64, weight_depth=16,
                                                      acc_depth=64, instr_depth=4)),

@@ -20,7 +20,7 @@ Memory addresses are global byte addresses of the chip's memory (wrapping at its
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -87,7 +87,8 @@ class UartBridge(wiring.Component):
         header = Signal(56)
         got = Signal(range(8))
         need = Signal(range(8))
-        addr = Signal(32)
+        addr = Signal(self.addr_width)   # wraps at the memory size
+        reg_offset = Signal(8)
         count = Signal(16)
         value = Signal(32)          # register value, or the fill byte
         out_byte = Signal(8)
@@ -99,7 +100,7 @@ class UartBridge(wiring.Component):
             self.mem.payload.addr.eq(addr),
             self.mem.payload.write.eq(op != OP_READ),
             tx.payload.eq(out_byte),
-            csr.aw.payload.addr.eq(header[:8]), csr.ar.payload.addr.eq(header[:8]),
+            csr.aw.payload.addr.eq(reg_offset), csr.ar.payload.addr.eq(reg_offset),
             csr.w.payload.data.eq(value), csr.w.payload.strb.eq(0xF),
         ]
 
@@ -117,7 +118,7 @@ class UartBridge(wiring.Component):
                             m.d.sync += out_byte.eq(NAK)
                             m.next = "SEND"
                 with m.Else():
-                    m.d.sync += header[:8].eq(REG["STATUS"].offset)
+                    m.d.sync += reg_offset.eq(REG["STATUS"].offset)
                     m.next = "POLL"
             with m.State("POLL"):
                 m.d.comb += csr.ar.valid.eq(1)
@@ -131,27 +132,35 @@ class UartBridge(wiring.Component):
             with m.State("HEADER"):
                 m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
-                    m.d.sync += [header.word_select(got, 8).eq(rx.payload), got.eq(got + 1)]
+                    m.d.sync += [header.eq(Cat(header[8:], rx.payload)), got.eq(got + 1)]
                     with m.If(got + 1 == need):
                         m.next = "DECODE"
             with m.State("DECODE"):
-                m.d.sync += [addr.eq(header[:32]), count.eq(header[32:48]),
-                             aw_done.eq(0), w_done.eq(0)]
+                # Header bytes shift in from the top: after n bytes the first one is at bit
+                # 56 - 8 n, so every field sits at a fixed place per opcode.
+                m.d.sync += [aw_done.eq(0), w_done.eq(0)]
+                empty = Signal()
                 with m.Switch(op):
-                    with m.Case(OP_WRITE):
-                        m.next = "MEM_DATA"
+                    with m.Case(OP_WRITE, OP_READ):
+                        m.d.sync += [addr.eq(header[8:40]), count.eq(header[40:56])]
+                        m.d.comb += empty.eq(header[40:56] == 0)
+                        with m.If(op == OP_READ):
+                            m.next = "MEM_CMD"
+                        with m.Else():
+                            m.next = "MEM_DATA"
                     with m.Case(OP_FILL):
-                        m.d.sync += value.eq(header[48:56])
-                        m.next = "MEM_CMD"
-                    with m.Case(OP_READ):
+                        m.d.sync += [addr.eq(header[0:32]), count.eq(header[32:48]),
+                                     value.eq(header[48:56])]
+                        m.d.comb += empty.eq(header[32:48] == 0)
                         m.next = "MEM_CMD"
                     with m.Case(OP_REG_WRITE):
-                        m.d.sync += value.eq(header[8:40])
+                        m.d.sync += [reg_offset.eq(header[16:24]), value.eq(header[24:56])]
                         m.next = "REG_WRITE"
                     with m.Case(OP_REG_READ):
+                        m.d.sync += reg_offset.eq(header[48:56])
                         m.next = "REG_READ"
                 # An empty memory access: answer at once (nothing for R).
-                with m.If((op != OP_REG_WRITE) & (op != OP_REG_READ) & (header[32:48] == 0)):
+                with m.If(empty):
                     with m.If(op == OP_READ):
                         m.next = "OPCODE"
                     with m.Else():

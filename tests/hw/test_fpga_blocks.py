@@ -152,9 +152,9 @@ def test_axi_bram_bursts_and_host_port():
 
 def test_axi_bram_checks():
     params = AxiParams(addr_width=17, data_width=64)
-    with pytest.raises(ValueError, match="size must be 16384 words \\(131072 bytes\\) for "
-                                         "ice40_spram, not 4096"):
-        AxiBram(params, 4096, ram="ice40_spram")
+    with pytest.raises(ValueError, match="size must be at most 16384 words \\(131072 bytes\\) "
+                                         "for ice40_spram, not 262144"):
+        AxiBram(params, 1 << 18, ram="ice40_spram")
     with pytest.raises(ValueError, match="ram must be one of"):
         AxiBram(params, 4096, ram="sram")
 
