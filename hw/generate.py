@@ -194,26 +194,32 @@ def build_chip_design(config: SystoleConfig, *, top: str = "systole") -> Design:
 
 
 def build_fpga_design(config: SystoleConfig, *, top: str = "systole_fpga",
-                      divisor: int = SIM_UART_DIVISOR) -> Design:
+                      divisor: int = SIM_UART_DIVISOR, ram: str = "generic") -> Design:
     """Convert the FPGA prototype minus pins (:class:`~systole.hw.fpga_soc.FpgaSoC`: chip,
-    block RAM, UART bridge) to Verilog, for simulation of the host link."""
+    block RAM, UART bridge) to Verilog, for simulation of the host link. ``ram="ice40_spram"``
+    instantiates iCE40 SPRAM cells (simulate with their model, ``sim/runner.py``)."""
     modules, texts = _cell_modules(config, top)
-    soc = FpgaSoC(config, divisor=divisor, row_module=modules[1])
+    soc = FpgaSoC(config, divisor=divisor, row_module=modules[1], ram=ram)
     texts.append(_convert(soc, top))
     ports = _clock_reset_ports()
     for port in component_ports(soc):
         ports.append({"name": port.name, "direction": port.direction, "width": port.width,
                       "shape": describe_shape(port.member.shape)})
     description = _description(top, config, ports, modules=[*modules, top],
-                               uart={"divisor": divisor, "format": "8N1"},
+                               uart={"divisor": divisor, "format": "8N1"}, ram=ram,
                                control={"registers": register_view()})
     header = _header(top, "FPGA prototype (chip + block RAM + UART bridge)", config,
                      "systole generate --top fpga")
     return Design(top=top, verilog=header + "\n".join(texts), description=description)
 
 
+def build_fpga_spram_design(config: SystoleConfig) -> Design:
+    """:func:`build_fpga_design` with the iCEBreaker's SPRAM main memory."""
+    return build_fpga_design(config, ram="ice40_spram")
+
+
 TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design,
-        "fpga": build_fpga_design}
+        "fpga": build_fpga_design, "fpga_spram": build_fpga_spram_design}
 
 
 def write_design(design: Design, out_dir: str | Path) -> list[Path]:

@@ -60,7 +60,7 @@ class Ulx3sTop(Elaboratable):
         m = Module()
         clk25 = platform.request("clk25", 0)
         m.domains.sync = ClockDomain("sync")
-        pll_clk, locked = Signal(), Signal()
+        pll_clk, locked = Signal(name="pll_clk"), Signal(name="pll_locked")
         # Output = 25 MHz * CLKFB_DIV / CLKI_DIV (feedback from CLKOP).
         clki_div, clkop_div, cphase, clkfb_div = self.pll
         m.submodules.pll = Instance(

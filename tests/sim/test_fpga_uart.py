@@ -27,3 +27,13 @@ def test_matmul_through_uart(fpga_build):
                                    env={"SYSTOLE_FPGA_TEST": json.dumps({"gemms": gemms})},
                                    name="matmul")
     assert (tests, failed) == (1, 0)
+
+
+def test_matmul_through_uart_on_ice40_spram():
+    """The iCEBreaker's memory: SB_SPRAM256KA cells (yosys' simulation model) behind AxiBram."""
+    build = build_for_sim(preset("icebreaker"), "verilator", top="fpga_spram")
+    tests, failed = build.run("systole.sim.tb_fpga_uart",
+                              env={"SYSTOLE_FPGA_TEST": json.dumps({"gemms": [[6, 5, 3, 4]],
+                                                                    "seed": 5})},
+                              name="spram")
+    assert (tests, failed) == (2, 0)
