@@ -17,9 +17,7 @@ enters the DSP unregistered: it must be multiplied in the cycle it arrives.
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value
 
 from .numfmt import IntMacFormat
 from .params import check_choice
@@ -31,23 +29,15 @@ __all__ = ["MULTIPLIERS", "RegisteredMultiplier", "GenericMultiplier", "Ecp5Mult
 ECP5_OPERAND_BITS = 18
 
 
-class RegisteredMultiplier(wiring.Component):
+class RegisteredMultiplier:
     """Weight register plus registered product (see the module docstring for the contract).
+
+    Not a submodule: :meth:`build` adds the logic to the PE's own module, so the PE stays one
+    Verilog module (the converted design keeps one module per distinct cell).
 
     Parameters
     ----------
     fmt : IntMacFormat
-
-    Members
-    -------
-    act : In(fmt.act_shape)
-        Multiplied in the cycle it is presented.
-    shadow : In(fmt.weight_shape)
-        Next weight.
-    swap : In(1)
-        Load ``shadow`` into the weight register at the end of this cycle.
-    product : Out(fmt.product_shape)
-        ``act * weight`` of the previous cycle.
 
     Latency
     -------
@@ -56,27 +46,28 @@ class RegisteredMultiplier(wiring.Component):
 
     def __init__(self, fmt: IntMacFormat):
         self.fmt = fmt
-        super().__init__({
-            "act": In(fmt.act_shape),
-            "shadow": In(fmt.weight_shape),
-            "swap": In(1),
-            "product": Out(fmt.product_shape),
-        })
+
+    def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        """Add the multiplier to ``m``; return ``product``.
+
+        ``act`` is multiplied in the cycle it is presented; ``shadow`` is loaded into the
+        weight register at the end of a cycle with ``swap`` set; ``product`` is ``act *
+        weight`` of the previous cycle (``fmt.product_shape``).
+        """
+        raise NotImplementedError
 
 
 class GenericMultiplier(RegisteredMultiplier):
     """Inferred multiplier: fabric weight and product registers (any target)."""
 
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        weight = Signal(self.fmt.weight_shape)
+    def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        weight = Signal(self.fmt.weight_shape, name="weight")
         # No reset on the product: results are only taken from cycles marked valid.
-        product = Signal(self.fmt.product_shape, reset_less=True)
-        with m.If(self.swap):
-            m.d.sync += weight.eq(self.shadow)
-        m.d.sync += product.eq(self.fmt.multiply(self.act, weight))
-        m.d.comb += self.product.eq(product)
-        return m
+        product = Signal(self.fmt.product_shape, reset_less=True, name="product")
+        with m.If(swap):
+            m.d.sync += weight.eq(shadow)
+        m.d.sync += product.eq(self.fmt.multiply(act, weight))
+        return product
 
 
 class Ecp5Multiplier(RegisteredMultiplier):
@@ -101,15 +92,13 @@ class Ecp5Multiplier(RegisteredMultiplier):
                                  f"multiplier, not {width}")
         super().__init__(fmt)
 
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        p = Signal(2 * ECP5_OPERAND_BITS)
-        m.d.comb += self.product.eq(p[:self.fmt.product_width])
+    def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        p = Signal(2 * ECP5_OPERAND_BITS, name="dsp_p")
         ports = {}
         for index in range(ECP5_OPERAND_BITS):
             # Sign extension as bit selects: plain wires, no combinational process.
-            ports[f"i_A{index}"] = self.act[min(index, self.fmt.act_width - 1)]
-            ports[f"i_B{index}"] = self.shadow[min(index, self.fmt.weight_width - 1)]
+            ports[f"i_A{index}"] = act[min(index, self.fmt.act_width - 1)]
+            ports[f"i_B{index}"] = shadow[min(index, self.fmt.weight_width - 1)]
         # C, SRIA, SRIB, SOURCEA/B and the unused clocks, enables and resets stay unconnected:
         # tying them to constants made nextpnr fail to route the constant net to ~150 DSPs.
         for index in range(2 * ECP5_OPERAND_BITS):
@@ -124,10 +113,10 @@ class Ecp5Multiplier(RegisteredMultiplier):
             p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
             p_RESETMODE="SYNC",
             i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_CLK0=ClockSignal(),
-            i_CE0=self.swap | ResetSignal(), i_CE1=Const(1, 1),
+            i_CE0=swap | ResetSignal(), i_CE1=Const(1, 1),
             i_RST0=ResetSignal(), i_RST1=Const(0, 1),
             **ports)
-        return m
+        return p[:self.fmt.product_width].as_signed()
 
 
 MULTIPLIERS: dict[str, type[RegisteredMultiplier]] = {

@@ -92,15 +92,14 @@ class ProcessingElement(wiring.Component):
         # and a reset mux would sit behind the adder on the critical path.
         psum = Signal(fmt.psum_shape, reset_less=True)
         act = Signal(fmt.act_shape, reset_less=True)
-        # The active weight register and the registered product live in the multiplier.
-        m.submodules.mul = mul = multiplier(self.multiplier, fmt)
+        # The active weight register and the registered product belong to the multiplier.
+        product = multiplier(self.multiplier, fmt).build(m, self.act_in, shadow, self.swap_in)
 
         with m.If(self.weight_shift):
             m.d.sync += shadow.eq(self.weight_in)
-        m.d.comb += [mul.act.eq(self.act_in), mul.shadow.eq(shadow), mul.swap.eq(self.swap_in)]
 
         m.d.sync += [
-            psum.eq(fmt.accumulate(self.psum_in, mul.product)),
+            psum.eq(fmt.accumulate(self.psum_in, product)),
             act.eq(self.act_in),
             self.swap_out.eq(self.swap_in),
         ]
