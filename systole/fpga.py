@@ -86,10 +86,13 @@ def parse_nextpnr_log(text: str) -> tuple[dict[str, tuple[int, int]], dict[str, 
 
 
 def _count_ffs_ice40(report: str) -> int:
-    """Flip-flops of an iCE40 design: SB_DFF* cells in the yosys statistics (last block)."""
+    """Flip-flops of an iCE40 design: SB_DFF* cells in the last yosys statistics (each cell
+    type once: the top module and the hierarchy total repeat the same list)."""
     block = report[report.rfind("Printing statistics"):]
-    return sum(int(n) for n, _ in re.findall(r"^\s+(\d+)\s+(SB_DFF\w*)", block, re.M)) or \
-        sum(int(n) for _, n in re.findall(r"^\s+(SB_DFF\w*)\s+(\d+)", block, re.M))
+    counts: dict[str, int] = {}
+    for number, cell in re.findall(r"^\s+(\d+)\s+(SB_DFF\w*)\s*$", block, re.M):
+        counts.setdefault(cell, int(number))
+    return sum(counts.values())
 
 
 def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
@@ -145,7 +148,14 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         platform.build(top, name="systole", build_dir=str(build_dir), do_program=program,
                        verbose=False, **opts)
     except subprocess.CalledProcessError as error:
-        raise RuntimeError(f"the {board_name} build failed ({error}); see the logs in "
+        log = build_dir / "systole.tim"
+        over = []
+        if log.exists():
+            util, _ = parse_nextpnr_log(log.read_text())
+            over = [f"{cell} {used}/{total}" for cell, (used, total) in util.items()
+                    if used > total]
+        detail = f": over capacity: {', '.join(over)}" if over else ""
+        raise RuntimeError(f"the {board_name} build failed ({error}){detail}; see the logs in "
                            f"{build_dir}") from None
     seconds = time.perf_counter() - start
     util, fmax = parse_nextpnr_log((build_dir / "systole.tim").read_text())

@@ -47,7 +47,7 @@ def test_format_errors(kwargs, error, message):
 def test_lookup_errors():
     with pytest.raises(ValueError,
                        match="preset must be one of \\['default', 'icebreaker', 'tiny', "
-                             "'ulx3s'\\], not 'huge'"):
+                             "'ulx3s', 'ulx3s10'\\], not 'huge'"):
         preset("huge")
     with pytest.raises(ValueError, match="preset must be one of .*, not \\[\\]"):
         preset([])

@@ -1,0 +1,43 @@
+"""systole fpga without running a build: log parsing, options, errors (builds: make fpga)."""
+
+import pytest
+
+from systole.cli import main
+from systole.fpga import _count_ffs_ice40, build_fpga, parse_nextpnr_log
+
+LOG = """Info: Device utilisation:
+Info: 	          TRELLIS_IO:      13/    365     3%
+Info: 	              DP16KD:      92/    208    44%
+Info: 	          MULT18X18D:     150/    156    96%
+Info: Max frequency for clock '$glbnet$clk': 36.80 MHz (FAIL at 125.00 MHz)
+Info: Max frequency for clock '$glbnet$clk': 41.25 MHz (FAIL at 125.00 MHz)
+"""
+
+REPORT = """2.59. Printing statistics.
+      102 cells
+       10   SB_MAC16
+      142   SB_DFF
+     1726   SB_DFFE
+=== design hierarchy ===
+      142   SB_DFF
+     1726   SB_DFFE
+"""
+
+
+def test_parse_nextpnr_log_takes_the_last_fmax():
+    util, fmax = parse_nextpnr_log(LOG)
+    assert util["MULT18X18D"] == (150, 156) and util["DP16KD"] == (92, 208)
+    assert fmax == {"$glbnet$clk": 41.25}
+    assert _count_ffs_ice40(REPORT) == 142 + 1726
+
+
+def test_fpga_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["fpga", "--board", "de10"])
+    assert "invalid choice: 'de10'" in capsys.readouterr().err
+    assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50"]) == 2
+    assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
+    assert main(["fpga", "--board", "ulx3s-85f", "--clock-mhz", "33"]) == 2
+    assert "clock_mhz must be one of" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="board must be one of \\['icebreaker', 'ulx3s-85f'\\]"):
+        build_fpga("arty")
