@@ -135,7 +135,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
                                   f"--report systole.report.json"}
     if family == "ecp5":
         opts["nextpnr_opts"] += " --router router2"
-        opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text()
+        opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
+            clock_mhz=f"{top.clock_hz / 1e6:g}")
     else:
         opts["synth_opts"] = "-dsp -spram"
         opts["add_pre_pack"] = (CONSTRAINTS / "icebreaker.py").read_text()

@@ -78,7 +78,7 @@ class Ulx3sTop(Elaboratable):
             i_PHASESTEP=Const(1, 1), i_PHASELOADREG=Const(1, 1), i_PLLWAKESYNC=Const(0, 1),
             i_ENCLKOP=Const(0, 1), o_CLKOP=pll_clk, o_LOCK=locked)
         m.d.comb += ClockSignal("sync").eq(pll_clk)
-        platform.add_clock_constraint(pll_clk, self.clock_hz)
+        # The clock constraint is in constraints/ulx3s-85f.lpf (net "clk").
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
 
         m.submodules.soc = soc = FpgaSoC(self.config, divisor=self.divisor)
