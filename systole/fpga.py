@@ -7,6 +7,7 @@ The build folder is ``build/fpga/<board>/``: Amaranth's build scripts, the yosys
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -95,6 +96,26 @@ def _count_ffs_ice40(report: str) -> int:
     return sum(counts.values())
 
 
+@contextlib.contextmanager
+def _tool_environment(program: bool):
+    """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
+    build only (a YOSYS left in the environment would change ``systole generate``'s output)."""
+    saved = dict(os.environ)
+    try:
+        for name, tool in TOOL_ENV.items():
+            os.environ.setdefault(name, tool)
+        # The YoWASP launchers live next to this Python (a virtualenv that is not activated).
+        scripts = str(Path(sys.executable).parent)
+        if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+        if not program:   # the ULX3S platform demands openFPGALoader even when not programming
+            os.environ["OPENFPGALOADER"] = "true"
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
                clock_mhz: float | None = None, seed: int = 1, program: bool = False,
                build_dir: Path | None = None, quiet: bool = False) -> FpgaReport:
@@ -113,14 +134,6 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     config = config or preset(board.preset)
     baud = baud or board.baud
     build_dir = Path(build_dir or ROOT / "build" / "fpga" / board_name)
-    for name, tool in TOOL_ENV.items():
-        os.environ.setdefault(name, tool)
-    # The YoWASP launchers live next to this Python (a virtualenv that is not activated).
-    scripts = str(Path(sys.executable).parent)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-    if not program:
-        os.environ["OPENFPGALOADER"] = os.environ.get("OPENFPGALOADER_BUILD", "true")
     if clock_mhz is None:
         top = board.top(config, baud=baud)
     elif board_name.startswith("ulx3s"):
@@ -146,8 +159,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
               flush=True)
     start = time.perf_counter()
     try:
-        platform.build(top, name="systole", build_dir=str(build_dir), do_program=program,
-                       verbose=False, **opts)
+        with _tool_environment(program):
+            platform.build(top, name="systole", build_dir=str(build_dir), do_program=program,
+                           verbose=False, **opts)
     except subprocess.CalledProcessError as error:
         log = build_dir / "systole.tim"
         over = []

@@ -1,5 +1,7 @@
 """systole fpga without running a build: log parsing, options, errors (builds: make fpga)."""
 
+import os
+
 import pytest
 
 from systole.cli import main
@@ -32,6 +34,7 @@ def test_parse_nextpnr_log_takes_the_last_fmax():
 
 
 def test_fpga_options(capsys):
+    before = dict(os.environ)
     with pytest.raises(SystemExit):
         main(["fpga", "--board", "de10"])
     assert "invalid choice: 'de10'" in capsys.readouterr().err
@@ -41,3 +44,5 @@ def test_fpga_options(capsys):
     assert "clock_mhz must be one of" in capsys.readouterr().err
     with pytest.raises(ValueError, match="board must be one of \\['icebreaker', 'ulx3s-85f'\\]"):
         build_fpga("arty")
+    # The YoWASP tool variables are set for a build only (they would change `generate`).
+    assert dict(os.environ) == before
