@@ -143,6 +143,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
                          f"{board.clock_hz / 1e6:g} MHz")
     platform = board.platform()
     family = "ecp5" if board_name.startswith("ulx3s") else "ice40"
+    if config.array.multiplier == "ecp5" and family != "ecp5":
+        raise ValueError(f"preset {config.name!r} uses ECP5 DSP multipliers; {board_name} is "
+                         f"an {family} board")
     # The timing report (critical paths, JSON) is written next to the log.
     opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail "
                                   f"--report systole.report.json"}
