@@ -8,6 +8,7 @@ The build folder is ``build/fpga/<board>/``: Amaranth's build scripts, the yosys
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -57,6 +58,7 @@ class FpgaReport:
     seconds: float
     baud: int
     utilisation: dict = field(default_factory=dict)
+    critical_paths: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +72,8 @@ class FpgaReport:
         fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.2f} MHz"
         lines.append(f"  fmax {fmax} (target {self.target_mhz:.2f} MHz: "
                      f"{'met' if self.timing_met else 'NOT met'})")
+        for path in self.critical_paths:
+            lines.append(f"  critical path {path['ns']:.2f} ns: {path['from']} -> {path['to']}")
         lines.append(f"  bitstream {self.bitstream}")
         return "\n".join(lines)
 
@@ -84,6 +88,20 @@ def parse_nextpnr_log(text: str) -> tuple[dict[str, tuple[int, int]], dict[str, 
     for clock, mhz in re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", text):
         fmax[clock] = float(mhz)
     return util, fmax
+
+
+def critical_paths(report: dict, limit: int = 5) -> list[dict]:
+    """The longest paths of nextpnr's ``--report`` JSON: ``{"ns", "from", "to"}`` (cells),
+    longest first."""
+    paths = []
+    for path in report.get("critical_paths", []):
+        segments = path.get("path", [])
+        if not segments:
+            continue
+        paths.append({"ns": round(sum(seg.get("delay", 0.0) for seg in segments), 3),
+                      "from": segments[0].get("from", {}).get("cell", "?"),
+                      "to": segments[-1].get("to", {}).get("cell", "?")})
+    return sorted(paths, key=lambda path: -path["ns"])[:limit]
 
 
 def _count_ffs_ice40(report: str) -> int:
@@ -182,6 +200,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     if family == "ice40":
         used["ffs"] = _count_ffs_ice40((build_dir / "systole.rpt").read_text())
     target = top.clock_hz / 1e6
+    report_path = build_dir / "systole.report.json"
+    paths = critical_paths(json.loads(report_path.read_text())) if report_path.exists() else []
     clock = min(fmax.values()) if fmax else None
     bitstream = build_dir / ("systole.bit" if family == "ecp5" else "systole.bin")
     return FpgaReport(
@@ -190,7 +210,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         timing_met=clock is not None and clock >= target, luts=used["luts"], ffs=used["ffs"],
         dsp=used["dsp"], brams=used["brams"] + used.get("sprams", 0),
         bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
-        utilisation={cell: util[cell] for cell in cells.values() if cell in util})
+        utilisation={cell: util[cell] for cell in cells.values() if cell in util},
+        critical_paths=paths)
 
 
 def have_loader() -> bool:

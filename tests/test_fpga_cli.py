@@ -5,7 +5,7 @@ import os
 import pytest
 
 from systole.cli import main
-from systole.fpga import _count_ffs_ice40, build_fpga, parse_nextpnr_log
+from systole.fpga import _count_ffs_ice40, build_fpga, critical_paths, parse_nextpnr_log
 
 LOG = """Info: Device utilisation:
 Info: 	          TRELLIS_IO:      13/    365     3%
@@ -48,3 +48,16 @@ def test_fpga_options(capsys):
         build_fpga("arty")
     # The YoWASP tool variables are set for a build only (they would change `generate`).
     assert dict(os.environ) == before
+
+
+def test_critical_paths_from_the_nextpnr_report():
+    def path(cells, delays):
+        return {"path": [{"from": {"cell": a}, "to": {"cell": b}, "delay": d}
+                         for (a, b), d in zip(cells, delays, strict=True)]}
+    report = {"critical_paths": [
+        path([("dma.extent", "x"), ("x", "dma.ff")], [1.5, 2.0]),
+        path([("seq.span", "y"), ("y", "z"), ("z", "seq.ff")], [3.0, 4.0, 5.25]),
+        {"path": []}]}
+    assert critical_paths(report) == [
+        {"ns": 12.25, "from": "seq.span", "to": "seq.ff"},
+        {"ns": 3.5, "from": "dma.extent", "to": "dma.ff"}]
