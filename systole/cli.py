@@ -163,6 +163,16 @@ def cmd_fpga(args: argparse.Namespace) -> int:
         print("systole fpga: error: --program needs openFPGALoader on PATH", file=sys.stderr)
         return 2
     config = preset(args.preset) if args.preset else None
+    if (args.rows is None) != (args.cols is None):
+        raise ValueError("give both --rows and --cols")
+    if args.rows is not None:
+        from dataclasses import replace
+
+        from systole.hw.boards import BOARDS
+
+        base = config or preset(BOARDS[args.board].preset)
+        config = replace(base, name=f"{base.name}-{args.rows}x{args.cols}",
+                         array=replace(base.array, rows=args.rows, cols=args.cols))
     try:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
                             clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out)
@@ -186,6 +196,8 @@ def _add_fpga_parser(sub) -> None:
     fpga.add_argument("--board", choices=sorted(BOARDS), required=True)
     fpga.add_argument("--preset", choices=sorted(PRESETS),
                       help="configuration (default: the board's own preset)")
+    fpga.add_argument("--rows", type=int, help="array rows instead of the preset's (with --cols)")
+    fpga.add_argument("--cols", type=int, help="array columns instead of the preset's")
     fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
     fpga.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     fpga.add_argument("--clock-mhz", type=float,

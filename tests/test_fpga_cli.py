@@ -40,6 +40,8 @@ def test_fpga_options(capsys):
     assert "invalid choice: 'de10'" in capsys.readouterr().err
     assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50"]) == 2
     assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
+    assert main(["fpga", "--board", "ulx3s-85f", "--rows", "8"]) == 2
+    assert "give both --rows and --cols" in capsys.readouterr().err
     assert main(["fpga", "--board", "icebreaker", "--preset", "ulx3s"]) == 2
     assert "uses ECP5 DSP multipliers; icebreaker is an ice40 board" in capsys.readouterr().err
     assert main(["fpga", "--board", "ulx3s-85f", "--clock-mhz", "33"]) == 2
