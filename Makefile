@@ -38,8 +38,8 @@ membench:
 
 # The FPGA prototype builds of README.md (not part of `make test`; minutes each, one at a time).
 fpga:
-	$(BIN)/systole fpga --board icebreaker --json | tee results/fpga-icebreaker.json
-	$(BIN)/systole fpga --board ulx3s-85f --json | tee results/fpga-ulx3s-85f.json
+	set -o pipefail; $(BIN)/systole fpga --board icebreaker --json | tee results/fpga-icebreaker.json
+	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --json | tee results/fpga-ulx3s-85f.json
 
 lint:
 	$(BIN)/ruff check .
