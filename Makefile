@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := iverilog g++ make opensta
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint clean membench bench asic
+.PHONY: setup test lint clean membench bench asic fpga
 
 setup:
 	@echo "== systole setup: Debian packages: $(APT_PACKAGES)"
@@ -47,6 +47,11 @@ bench:
 # chip with SRAM macros. Reports under build/asic/, summary in results/asic.json.
 asic:
 	$(BIN)/python -m systole.asic.table --out results/asic.json
+
+# The FPGA prototype builds of README.md (not part of `make test`; minutes each, one at a time).
+fpga:
+	set -o pipefail; $(BIN)/systole fpga --board icebreaker --json | tee results/fpga-icebreaker.json
+	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --json | tee results/fpga-ulx3s-85f.json
 
 lint:
 	$(BIN)/ruff check .

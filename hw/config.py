@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from amaranth.utils import ceil_log2, exact_log2
 
 from .axi import BOUNDARY_BYTES, AxiParams
+from .mult import MULTIPLIERS
 from .numfmt import INT8, IntMacFormat
 from .params import check_choice, check_int
 
@@ -37,17 +38,22 @@ class ArrayConfig:
         PE columns, 1 to 256. Columns run along N: one partial sum leaves each column per cycle.
     fmt : IntMacFormat
         Number format of every PE (``int8``: int8 x int8 -> int32).
+    multiplier : str
+        PE multiplier implementation (:mod:`systole.hw.mult`): ``"generic"`` (inferred) or
+        ``"ecp5"`` (Lattice MULT18X18D with its own registers, for ECP5 FPGA builds only).
     """
 
     rows: int = 16
     cols: int = 16
     fmt: IntMacFormat = INT8
+    multiplier: str = "generic"
 
     def __post_init__(self) -> None:
         check_int("rows", self.rows, 1, MAX_ARRAY_DIM)
         check_int("cols", self.cols, 1, MAX_ARRAY_DIM)
         if not isinstance(self.fmt, IntMacFormat):
             raise TypeError(f"fmt must be an IntMacFormat, not {self.fmt!r}")
+        check_choice("multiplier", self.multiplier, MULTIPLIERS)
 
     @property
     def latency(self) -> int:
@@ -64,7 +70,10 @@ class ArrayConfig:
         return 2 * self.rows - 1
 
     def to_dict(self) -> dict:
-        return {"rows": self.rows, "cols": self.cols, "fmt": self.fmt.to_dict()}
+        view = {"rows": self.rows, "cols": self.cols, "fmt": self.fmt.to_dict()}
+        if self.multiplier != "generic":   # descriptions of generic designs stay as they were
+            view["multiplier"] = self.multiplier
+        return view
 
 
 def _check_power_of_two(name: str, value: int) -> None:
@@ -271,6 +280,28 @@ PRESETS: dict[str, SystoleConfig] = {
                           buffers=BufferConfig(act_depth=256, weight_depth=64, acc_depth=256,
                                                instr_depth=16)),
     "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
+    # FPGA prototypes (systole fpga, README "FPGA prototype"): one narrow memory channel in
+    # block RAM, small buffers. ULX3S 85F: MULT18X18D PEs (156 DSPs); iCEBreaker: 8 SB_MAC16.
+    "ulx3s": SystoleConfig(name="ulx3s", array=ArrayConfig(rows=12, cols=12, multiplier="ecp5"),
+                           memory=MemoryConfig(channels=1, data_width=64, id_width=1,
+                                               size=128 << 10, interleave=512, outstanding=4,
+                                               buffer_depth=256),
+                           buffers=BufferConfig(act_depth=512, weight_depth=128, acc_depth=512,
+                                                instr_depth=16)),
+    # The same with a 10 x 10 array (106 of 156 DSPs): routes much faster than 12 x 12.
+    "ulx3s10": SystoleConfig(name="ulx3s10",
+                             array=ArrayConfig(rows=10, cols=10, multiplier="ecp5"),
+                             memory=MemoryConfig(channels=1, data_width=64, id_width=1,
+                                                 size=128 << 10, interleave=512, outstanding=4,
+                                                 buffer_depth=256),
+                             buffers=BufferConfig(act_depth=512, weight_depth=128,
+                                                  acc_depth=512, instr_depth=16)),
+    "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
+                                memory=MemoryConfig(channels=1, data_width=64, id_width=1,
+                                                    size=64 << 10, interleave=512,
+                                                    outstanding=4, buffer_depth=64),
+                                buffers=BufferConfig(act_depth=64, weight_depth=16,
+                                                     acc_depth=64, instr_depth=4)),
 }
 
 

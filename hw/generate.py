@@ -20,6 +20,7 @@ from .axi import flatten_axi, flatten_channels
 from .axil import axil_port_names
 from .chip import SystoleChip
 from .config import SystoleConfig
+from .fpga_soc import FpgaSoC
 from .grid import PERow
 from .hier import component_ports, convert_ports
 from .isa import software_view
@@ -30,7 +31,11 @@ from .regs import register_view
 from .sdc import DEFAULT_PERIOD_NS, sdc_text
 
 __all__ = ["Design", "build_design", "build_memsys_design", "build_chip_design",
-           "build_postproc_design", "write_design", "describe_shape", "TOPS"]
+           "build_postproc_design", "build_fpga_design", "write_design", "describe_shape",
+           "TOPS", "SIM_UART_DIVISOR"]
+
+#: UART clock cycles per bit of the simulated FPGA top (boards use their clock / baud).
+SIM_UART_DIVISOR = 8
 
 
 def describe_shape(shape) -> dict:
@@ -75,7 +80,8 @@ def _cell_modules(config: SystoleConfig, top: str) -> tuple[list[str], list[str]
     """Convert the PE and the PE row once; return (module names, Verilog texts)."""
     array_cfg = config.array
     pe_name, row_name = f"{top}_pe", f"{top}_pe_row"
-    texts = [_convert(ProcessingElement(array_cfg.fmt), pe_name),
+    pe = ProcessingElement(array_cfg.fmt, multiplier=array_cfg.multiplier)
+    texts = [_convert(pe, pe_name),
              _convert(PERow(array_cfg, pe_module=pe_name), row_name)]
     return [pe_name, row_name], texts
 
@@ -210,8 +216,35 @@ def build_postproc_design(config: SystoleConfig, *, top: str = "systole_postproc
     return Design(top=top, verilog=header + _convert(unit, top), description=description)
 
 
+
+def build_fpga_design(config: SystoleConfig, *, top: str = "systole_fpga",
+                      divisor: int = SIM_UART_DIVISOR, ram: str = "generic") -> Design:
+    """Convert the FPGA prototype minus pins (:class:`~systole.hw.fpga_soc.FpgaSoC`: chip,
+    block RAM, UART bridge) to Verilog, for simulation of the host link. ``ram="ice40_spram"``
+    instantiates iCE40 SPRAM cells (simulate with their model, ``sim/runner.py``)."""
+    modules, texts = _cell_modules(config, top)
+    soc = FpgaSoC(config, divisor=divisor, row_module=modules[1], ram=ram)
+    texts.append(_convert(soc, top))
+    ports = _clock_reset_ports()
+    for port in component_ports(soc):
+        ports.append({"name": port.name, "direction": port.direction, "width": port.width,
+                      "shape": describe_shape(port.member.shape)})
+    description = _description(top, config, ports, modules=[*modules, top],
+                               uart={"divisor": divisor, "format": "8N1"}, ram=ram,
+                               control={"registers": register_view()})
+    header = _header(top, "FPGA prototype (chip + block RAM + UART bridge)", config,
+                     "systole generate --top fpga")
+    return Design(top=top, verilog=header + "\n".join(texts), description=description)
+
+
+def build_fpga_spram_design(config: SystoleConfig) -> Design:
+    """:func:`build_fpga_design` with the iCEBreaker's SPRAM main memory."""
+    return build_fpga_design(config, ram="ice40_spram")
+
+
 TOPS = {"chip": build_chip_design, "array": build_design, "memsys": build_memsys_design,
-        "postproc": build_postproc_design}
+        "postproc": build_postproc_design, "fpga": build_fpga_design,
+        "fpga_spram": build_fpga_spram_design}
 
 
 def write_design(design: Design, out_dir: str | Path) -> list[Path]:

@@ -85,7 +85,7 @@ class PERow(wiring.Component):
         weight_out = _view(fmt.weight_shape, cols, self.weight_out)
         act, swap = self.act_in, self.swap_in
         for c in range(cols):
-            pe = ProcessingElement(self.config.fmt)
+            pe = ProcessingElement(self.config.fmt, multiplier=self.config.multiplier)
             if self.pe_module is None:
                 m.submodules[f"pe{c}"] = pe
             else:

@@ -6,6 +6,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .mult import multiplier
 from .numfmt import INT8, IntMacFormat
 
 __all__ = ["ProcessingElement"]
@@ -28,6 +29,10 @@ class ProcessingElement(wiring.Component):
     ----------
     fmt : IntMacFormat
         Number format (operand and partial-sum shapes, multiply and accumulate).
+    multiplier : str
+        Implementation of the active weight and product registers and the multiply
+        (:mod:`systole.hw.mult`): ``"generic"`` (inferred, any target) or ``"ecp5"`` (MULT18X18D
+        with its own registers). Both give the same cycle-level behaviour.
 
     Members
     -------
@@ -63,8 +68,9 @@ class ProcessingElement(wiring.Component):
     #: Cycles from ``act_in`` to ``act_out`` and from ``psum_in`` to ``psum_out``.
     hop_latency = 1
 
-    def __init__(self, fmt: IntMacFormat = INT8):
+    def __init__(self, fmt: IntMacFormat = INT8, *, multiplier: str = "generic"):
         self.fmt = fmt
+        self.multiplier = multiplier
         super().__init__({
             "act_in": In(fmt.act_shape),
             "act_out": Out(fmt.act_shape),
@@ -82,20 +88,17 @@ class ProcessingElement(wiring.Component):
         fmt = self.fmt
 
         shadow = Signal(fmt.weight_shape)
-        weight = Signal(fmt.weight_shape)
         # Datapath registers need no reset: results are only taken from cycles marked valid,
         # and a reset mux would sit behind the adder on the critical path.
-        product = Signal(fmt.product_shape, reset_less=True)
         psum = Signal(fmt.psum_shape, reset_less=True)
         act = Signal(fmt.act_shape, reset_less=True)
+        # The active weight register and the registered product belong to the multiplier.
+        product = multiplier(self.multiplier, fmt).build(m, self.act_in, shadow, self.swap_in)
 
         with m.If(self.weight_shift):
             m.d.sync += shadow.eq(self.weight_in)
-        with m.If(self.swap_in):
-            m.d.sync += weight.eq(shadow)
 
         m.d.sync += [
-            product.eq(fmt.multiply(self.act_in, weight)),
             psum.eq(fmt.accumulate(self.psum_in, product)),
             act.eq(self.act_in),
             self.swap_out.eq(self.swap_in),

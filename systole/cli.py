@@ -285,6 +285,62 @@ def _add_asic_parser(sub) -> None:
     asic.set_defaults(func=cmd_asic)
 
 
+def cmd_fpga(args: argparse.Namespace) -> int:
+    import json
+
+    from systole.fpga import build_fpga, have_loader
+
+    if args.program and not have_loader():
+        print("systole fpga: error: --program needs openFPGALoader on PATH", file=sys.stderr)
+        return 2
+    config = preset(args.preset) if args.preset else None
+    if (args.rows is None) != (args.cols is None):
+        raise ValueError("give both --rows and --cols")
+    if args.rows is not None:
+        from dataclasses import replace
+
+        from systole.hw.boards import BOARDS
+
+        base = config or preset(BOARDS[args.board].preset)
+        config = replace(base, name=f"{base.name}-{args.rows}x{args.cols}",
+                         array=replace(base.array, rows=args.rows, cols=args.cols))
+    try:
+        report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
+                            clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out)
+    except RuntimeError as error:
+        print(f"systole fpga: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_dict()) if args.json else report.text())
+    return 0
+
+
+def _add_fpga_parser(sub) -> None:
+    from systole.hw.boards import BOARDS
+    from systole.hw.config import PRESETS
+
+    fpga = sub.add_parser(
+        "fpga", help="build the FPGA prototype (chip + block RAM + UART) for a board",
+        description="Build the accelerator with on-chip memory and the UART host link for a "
+                    "board (amaranth-boards, YoWASP yosys/nextpnr from PyPI: pip install "
+                    "'systole[fpga]') and print LUT/LC, FF, DSP and block-RAM use and "
+                    "nextpnr's post-route maximum frequency. Takes minutes.")
+    fpga.add_argument("--board", choices=sorted(BOARDS), required=True)
+    fpga.add_argument("--preset", choices=sorted(PRESETS),
+                      help="configuration (default: the board's own preset)")
+    fpga.add_argument("--rows", type=int, help="array rows instead of the preset's (with --cols)")
+    fpga.add_argument("--cols", type=int, help="array columns instead of the preset's")
+    fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
+    fpga.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    fpga.add_argument("--clock-mhz", type=float,
+                      help="ULX3S design clock from the PLL (default 125; 100, 75, 62.5, 50, "
+                           "40, 37.5, 35, 31.25, 30)")
+    fpga.add_argument("--out", help="build folder (default build/fpga/<board>)")
+    fpga.add_argument("--program", action="store_true",
+                      help="program the connected board with openFPGALoader after the build")
+    fpga.add_argument("--json", action="store_true", help="print one JSON object")
+    fpga.set_defaults(func=cmd_fpga)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="systole", description="systole: a systolic-array accelerator generator")
@@ -293,10 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write the Verilog and its JSON description")
     _add_config_options(gen)
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--top", choices=["chip", "array", "memsys", "postproc"], default="chip",
+    gen.add_argument("--top", choices=["chip", "array", "memsys", "postproc", "fpga"],
+                     default="chip",
                      help="what to generate: the whole accelerator (default), the systolic "
-                          "array alone, the memory subsystem (DMA + AXI4 ports) alone, or the "
-                          "post-processing unit alone")
+                          "array alone, the memory subsystem (DMA + AXI4 ports) alone, the "
+                          "post-processing unit alone, or the FPGA prototype without pins "
+                          "(chip + block RAM + UART bridge)")
     gen.add_argument("--period", type=float,
                      help="clock period in ns of the constraints file <top>.sdc (default 4.0)")
     gen.set_defaults(func=cmd_generate)
@@ -305,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_parser(sub)
     _add_mlp_demo_parser(sub)
     _add_asic_parser(sub)
+    _add_fpga_parser(sub)
     return parser
 
 

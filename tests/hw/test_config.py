@@ -46,7 +46,8 @@ def test_format_errors(kwargs, error, message):
 
 def test_lookup_errors():
     with pytest.raises(ValueError,
-                       match="preset must be one of \\['default', 'tiny'\\], not 'huge'"):
+                       match="preset must be one of \\['default', 'icebreaker', 'tiny', "
+                             "'ulx3s', 'ulx3s10'\\], not 'huge'"):
         preset("huge")
     with pytest.raises(ValueError, match="preset must be one of .*, not \\[\\]"):
         preset([])

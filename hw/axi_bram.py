@@ -1,0 +1,187 @@
+"""AXI4 slave block RAM: on-chip memory standing in for an HBM pseudo-channel on FPGA boards.
+
+One ``lib.memory.Memory`` of ``size`` bytes, ``data_width`` bits per word, written with byte
+strobes. The read and the write port share one address, so the memory maps to single-port RAM
+too (iCE40 SPRAM) and to one block-RAM port pair elsewhere. A second, byte-wide host port (the
+UART bridge) reads and writes single bytes between AXI bursts.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from .axi import RESP_OKAY, AxiParams, AxiSignature
+from .params import check_choice
+
+__all__ = ["AxiBram", "host_cmd_layout", "RAMS", "SPRAM_WORDS"]
+
+RAMS = ("generic", "ice40_spram")
+#: Words of one iCE40UP SPRAM (16 bits wide).
+SPRAM_WORDS = 16 * 1024
+
+
+def host_cmd_layout(addr_width: int) -> data.StructLayout:
+    """A host byte access: ``write`` ``data`` at byte ``addr``, or read it (``write`` = 0)."""
+    return data.StructLayout({"addr": addr_width, "data": 8, "write": 1})
+
+
+class AxiBram(wiring.Component):
+    """Burst-capable AXI4 slave memory with a byte-wide host port.
+
+    Parameters
+    ----------
+    params : AxiParams
+        The port (``data_width``; local byte addresses of ``addr_width`` bits).
+    size : int
+        Bytes, a power of two, at least one word; addresses wrap at ``size``.
+    ram : str
+        ``"generic"`` (``lib.memory``, inferred as block RAM) or ``"ice40_spram"`` (iCE40UP
+        SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
+
+    Members
+    -------
+    axi : In(AxiSignature(params))
+        INCR bursts of full-width beats (the chip's DMA issues nothing else), one burst at a
+        time; writes before reads when both wait. Responses are always OKAY.
+    host : In(stream.Signature(host_cmd_layout(addr_width)))
+        Byte reads and writes, served when no burst is in progress.
+    host_rsp : Out(stream.Signature(8))
+        One response per host command: the byte read (0 for a write).
+
+    Latency
+    -------
+    Reads: first beat 2 cycles after AR, then one beat per cycle while R is ready. Writes: one
+    beat per cycle from the cycle after AW; B the cycle after the last beat. Host: response
+    1 (write) or 2 (read) cycles after the command.
+    """
+
+    def __init__(self, params: AxiParams, size: int, *, ram: str = "generic"):
+        if size & (size - 1) or size < params.data_bytes:
+            raise ValueError(f"size must be a power of two of at least one word, not {size}")
+        check_choice("ram", ram, RAMS)
+        if ram == "ice40_spram" and size > SPRAM_WORDS * params.data_bytes:
+            raise ValueError(f"size must be at most {SPRAM_WORDS} words "
+                             f"({SPRAM_WORDS * params.data_bytes} bytes) for ice40_spram, "
+                             f"not {size}")
+        self.params = params
+        self.size = size
+        self.ram = ram
+        self.addr_width = exact_log2(size)
+        super().__init__({
+            "axi": In(AxiSignature(params)),
+            "host": In(stream.Signature(host_cmd_layout(self.addr_width))),
+            "host_rsp": Out(stream.Signature(8)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        p = self.params
+        beat_bits = exact_log2(p.data_bytes)
+        depth = self.size // p.data_bytes
+        word_bits = exact_log2(depth)
+        write, read = self._ram(m, depth)
+        addr = Signal(word_bits)                 # the one address of both ports
+        m.d.comb += [write.addr.eq(addr), read.addr.eq(addr)]
+
+        axi = self.axi
+        burst_addr = Signal(word_bits)
+        burst_id = Signal(p.id_width)
+        remaining = Signal(9)                     # beats still to read from the memory
+        r_last = Signal()
+        lane = Signal(beat_bits)
+        rsp = Signal(8)
+
+        m.d.comb += [axi.r.payload.data.eq(read.data), axi.r.payload.id.eq(burst_id),
+                     axi.r.payload.resp.eq(RESP_OKAY), axi.r.payload.last.eq(r_last),
+                     axi.b.payload.id.eq(burst_id), axi.b.payload.resp.eq(RESP_OKAY),
+                     self.host_rsp.payload.eq(rsp)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += axi.aw.ready.eq(1)
+                with m.If(axi.aw.valid):
+                    m.d.sync += [burst_addr.eq(axi.aw.payload.addr[beat_bits:]),
+                                 burst_id.eq(axi.aw.payload.id)]
+                    m.next = "WRITE"
+                with m.Elif(axi.ar.valid):
+                    m.d.comb += axi.ar.ready.eq(1)
+                    m.d.sync += [burst_addr.eq(axi.ar.payload.addr[beat_bits:]),
+                                 burst_id.eq(axi.ar.payload.id),
+                                 remaining.eq(axi.ar.payload.len + 1)]
+                    m.next = "READ"
+                with m.Elif(self.host.valid):
+                    m.d.comb += self.host.ready.eq(1)
+                    cmd = self.host.payload
+                    m.d.comb += addr.eq(cmd.addr[beat_bits:])
+                    m.d.sync += lane.eq(cmd.addr[:beat_bits])
+                    with m.If(cmd.write):
+                        m.d.comb += [write.data.eq(cmd.data.replicate(p.data_bytes)),
+                                     write.en.eq(Const(1, p.data_bytes) << cmd.addr[:beat_bits])]
+                        m.d.sync += rsp.eq(0)
+                        m.next = "HOST_RSP"
+                    with m.Else():
+                        m.d.comb += read.en.eq(1)
+                        m.next = "HOST_READ"
+            with m.State("WRITE"):
+                m.d.comb += [axi.w.ready.eq(1), addr.eq(burst_addr)]
+                with m.If(axi.w.valid):
+                    m.d.comb += write.data.eq(axi.w.payload.data)
+                    m.d.comb += write.en.eq(axi.w.payload.strb)
+                    m.d.sync += burst_addr.eq(burst_addr + 1)
+                    with m.If(axi.w.payload.last):
+                        m.next = "WRITE_RSP"
+            with m.State("WRITE_RSP"):
+                m.d.comb += axi.b.valid.eq(1)
+                with m.If(axi.b.ready):
+                    m.next = "IDLE"
+            with m.State("READ"):
+                # Valid-ready pipeline over the synchronous read port: a beat is read when the
+                # R register is empty or being emptied; the port holds its data otherwise.
+                r_valid = Signal()
+                issue = (remaining != 0) & (~r_valid | axi.r.ready)
+                m.d.comb += [axi.r.valid.eq(r_valid), addr.eq(burst_addr), read.en.eq(issue)]
+                with m.If(issue):
+                    m.d.sync += [burst_addr.eq(burst_addr + 1), remaining.eq(remaining - 1),
+                                 r_last.eq(remaining == 1), r_valid.eq(1)]
+                with m.Elif(axi.r.ready):
+                    m.d.sync += r_valid.eq(0)
+                with m.If(r_valid & axi.r.ready & r_last):
+                    m.d.sync += r_last.eq(0)
+                    m.next = "IDLE"
+            with m.State("HOST_READ"):
+                m.d.sync += rsp.eq(read.data.word_select(lane, 8))
+                m.next = "HOST_RSP"
+            with m.State("HOST_RSP"):
+                m.d.comb += self.host_rsp.valid.eq(1)
+                with m.If(self.host_rsp.ready):
+                    m.next = "IDLE"
+        return m
+
+    def _ram(self, m: Module, depth: int):
+        """Write port (``addr``, ``data``, byte ``en``) and read port (``addr``, ``en``,
+        ``data`` one cycle later, held while ``en`` is low) sharing one address."""
+        p = self.params
+        if self.ram == "generic":
+            m.submodules.mem = mem = memory.Memory(shape=p.data_width, depth=depth, init=[])
+            return mem.write_port(granularity=8), mem.read_port()
+        write = SimpleNamespace(addr=Signal(range(depth)), data=Signal(p.data_width),
+                                en=Signal(p.data_bytes))
+        read = SimpleNamespace(addr=write.addr, en=Signal(), data=Signal(p.data_width))
+        for lane in range(p.data_width // 16):
+            enables = write.en[2 * lane:2 * lane + 2]
+            m.submodules[f"spram{lane}"] = Instance(
+                "SB_SPRAM256KA",
+                i_ADDRESS=write.addr.as_unsigned() if depth == SPRAM_WORDS
+                else Cat(write.addr, Const(0, exact_log2(SPRAM_WORDS // depth))),
+                i_DATAIN=write.data[16 * lane:16 * lane + 16],
+                # One MASKWREN bit per nibble: two per byte.
+                i_MASKWREN=Cat(enables[0], enables[0], enables[1], enables[1]),
+                i_WREN=write.en.any(), i_CHIPSELECT=write.en.any() | read.en,
+                i_CLOCK=ClockSignal(), i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1),
+                i_POWEROFF=Const(1, 1), o_DATAOUT=read.data[16 * lane:16 * lane + 16])
+        return write, read

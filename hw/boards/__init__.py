@@ -1,0 +1,45 @@
+"""Board wrappers: the only code that requests pins (``platform.request``).
+
+Each board top puts :class:`~systole.hw.fpga_soc.FpgaSoC` (chip, block-RAM memory, UART bridge)
+on a board of amaranth-boards: clock (and PLL), UART pins, status LEDs. Build them with
+``systole fpga`` (:mod:`systole.fpga`).
+"""
+
+from __future__ import annotations
+
+from .icebreaker import IcebreakerTop
+from .ulx3s import Ulx3sTop
+
+__all__ = ["BOARDS", "Board", "IcebreakerTop", "Ulx3sTop"]
+
+
+class Board:
+    """What the build needs to know about a board.
+
+    Members
+    -------
+    name : str
+        The ``--board`` name.
+    top : type
+        The board top (an ``Elaboratable`` taking ``config`` and ``baud``).
+    preset : str
+        The configuration that fits the board.
+    clock_hz : int
+        Default frequency the design is built and constrained for.
+    baud : int
+        Default UART baud rate.
+    """
+
+    def __init__(self, name: str, top: type, preset: str, clock_hz: int, baud: int):
+        self.name, self.top, self.preset = name, top, preset
+        self.clock_hz, self.baud = clock_hz, baud
+
+    def platform(self):
+        return self.top.platform()
+
+
+BOARDS: dict[str, Board] = {
+    "ulx3s-85f": Board("ulx3s-85f", Ulx3sTop, "ulx3s", Ulx3sTop.clock_hz, 1_000_000),
+    "icebreaker": Board("icebreaker", IcebreakerTop, "icebreaker", IcebreakerTop.clock_hz,
+                        1_000_000),
+}

@@ -1,0 +1,131 @@
+"""The PE's registered multiplier: generic (inferred) or an ECP5 MULT18X18D with its own registers.
+
+Both implementations have the same cycle-level behaviour, so a PE built on either is identical
+at its ports (pinned by ``tests/sim/test_mult_ecp5.py`` against a behavioural model of the DSP):
+
+* ``weight`` is a register loaded from ``shadow`` at the end of a cycle with ``swap`` set, and
+  cleared by the synchronous reset;
+* ``product`` is a register (not reset): at the end of every cycle it takes
+  ``act * weight`` of that cycle.
+
+The generic multiplier is what yosys infers for any target. On ECP5 the inferred multiplier
+leaves both registers in the fabric, so the multiplier's routing sits in the critical path; the
+``ecp5`` multiplier instantiates MULT18X18D directly with the weight in the DSP's B input
+register (clock enable = ``swap``) and the product in its output register. The activation
+enters the DSP unregistered: it must be multiplied in the cycle it arrives.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value
+
+from .numfmt import IntMacFormat
+from .params import check_choice
+
+__all__ = ["MULTIPLIERS", "RegisteredMultiplier", "GenericMultiplier", "Ecp5Multiplier",
+           "multiplier"]
+
+#: Widest signed operand of one ECP5 MULT18X18D.
+ECP5_OPERAND_BITS = 18
+
+
+class RegisteredMultiplier:
+    """Weight register plus registered product (see the module docstring for the contract).
+
+    Not a submodule: :meth:`build` adds the logic to the PE's own module, so the PE stays one
+    Verilog module (the converted design keeps one module per distinct cell).
+
+    Parameters
+    ----------
+    fmt : IntMacFormat
+
+    Latency
+    -------
+    ``act`` to ``product``: 1 cycle. A weight swapped in at cycle t multiplies from cycle t + 1.
+    """
+
+    def __init__(self, fmt: IntMacFormat):
+        self.fmt = fmt
+
+    def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        """Add the multiplier to ``m``; return ``product``.
+
+        ``act`` is multiplied in the cycle it is presented; ``shadow`` is loaded into the
+        weight register at the end of a cycle with ``swap`` set; ``product`` is ``act *
+        weight`` of the previous cycle (``fmt.product_shape``).
+        """
+        raise NotImplementedError
+
+
+class GenericMultiplier(RegisteredMultiplier):
+    """Inferred multiplier: fabric weight and product registers (any target)."""
+
+    def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        weight = Signal(self.fmt.weight_shape, name="weight")
+        # No reset on the product: results are only taken from cycles marked valid.
+        product = Signal(self.fmt.product_shape, reset_less=True, name="product")
+        with m.If(swap):
+            m.d.sync += weight.eq(shadow)
+        m.d.sync += product.eq(self.fmt.multiply(act, weight))
+        return product
+
+
+class Ecp5Multiplier(RegisteredMultiplier):
+    """Lattice ECP5 MULT18X18D: weight in the B input register, product in the output register.
+
+    Clock enables: CE0 = ``swap`` or reset (B register), CE1 = 1 (output register). Resets
+    (synchronous, RESETMODE ``SYNC``): RST0 = the domain's reset (B register, like the generic
+    weight; CE0 is raised with it, so the reset acts whether or not the DSP gates its reset with
+    the clock enable), RST1 = 0 (the product has no reset). Operands are sign-extended to 18
+    bits (SIGNEDA = SIGNEDB = 1).
+
+    Raises
+    ------
+    ValueError
+        An operand is wider than 18 bits.
+    """
+
+    def __init__(self, fmt: IntMacFormat):
+        for name, width in (("act_width", fmt.act_width), ("weight_width", fmt.weight_width)):
+            if width > ECP5_OPERAND_BITS:
+                raise ValueError(f"{name} must be at most {ECP5_OPERAND_BITS} for the ecp5 "
+                                 f"multiplier, not {width}")
+        super().__init__(fmt)
+
+    def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        p = Signal(2 * ECP5_OPERAND_BITS, name="dsp_p")
+        ports = {}
+        for index in range(ECP5_OPERAND_BITS):
+            # Sign extension as bit selects: plain wires, no combinational process.
+            ports[f"i_A{index}"] = act[min(index, self.fmt.act_width - 1)]
+            ports[f"i_B{index}"] = shadow[min(index, self.fmt.weight_width - 1)]
+        # C, SRIA, SRIB, SOURCEA/B and the unused clocks, enables and resets stay unconnected:
+        # tying them to constants made nextpnr fail to route the constant net to ~150 DSPs.
+        for index in range(2 * ECP5_OPERAND_BITS):
+            ports[f"o_P{index}"] = p[index]
+        m.submodules.dsp = Instance(
+            "MULT18X18D",
+            p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0",
+            p_REG_INPUTB_RST="RST0", p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE1", p_REG_OUTPUT_RST="RST1",
+            p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED",
+            p_CLK3_DIV="ENABLED", p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED",
+            p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
+            p_RESETMODE="SYNC",
+            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_CLK0=ClockSignal(),
+            i_CE0=swap | ResetSignal(), i_CE1=Const(1, 1),
+            i_RST0=ResetSignal(), i_RST1=Const(0, 1),
+            **ports)
+        return p[:self.fmt.product_width].as_signed()
+
+
+MULTIPLIERS: dict[str, type[RegisteredMultiplier]] = {
+    "generic": GenericMultiplier,
+    "ecp5": Ecp5Multiplier,
+}
+
+
+def multiplier(name: str, fmt: IntMacFormat) -> RegisteredMultiplier:
+    """The registered multiplier ``name`` (a key of :data:`MULTIPLIERS`) for ``fmt``."""
+    check_choice("multiplier", name, MULTIPLIERS)
+    return MULTIPLIERS[name](fmt)

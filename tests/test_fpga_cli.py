@@ -1,0 +1,65 @@
+"""systole fpga without running a build: log parsing, options, errors (builds: make fpga)."""
+
+import os
+
+import pytest
+
+from systole.cli import main
+from systole.fpga import _count_ffs_ice40, build_fpga, critical_paths, parse_nextpnr_log
+
+LOG = """Info: Device utilisation:
+Info: 	          TRELLIS_IO:      13/    365     3%
+Info: 	              DP16KD:      92/    208    44%
+Info: 	          MULT18X18D:     150/    156    96%
+Info: Max frequency for clock '$glbnet$clk': 36.80 MHz (FAIL at 125.00 MHz)
+Info: Max frequency for clock '$glbnet$clk': 41.25 MHz (FAIL at 125.00 MHz)
+"""
+
+REPORT = """2.59. Printing statistics.
+      102 cells
+       10   SB_MAC16
+      142   SB_DFF
+     1726   SB_DFFE
+=== design hierarchy ===
+      142   SB_DFF
+     1726   SB_DFFE
+"""
+
+
+def test_parse_nextpnr_log_takes_the_last_fmax():
+    util, fmax = parse_nextpnr_log(LOG)
+    assert util["MULT18X18D"] == (150, 156) and util["DP16KD"] == (92, 208)
+    assert fmax == {"$glbnet$clk": 41.25}
+    assert _count_ffs_ice40(REPORT) == 142 + 1726
+
+
+def test_fpga_options(capsys):
+    before = dict(os.environ)
+    with pytest.raises(SystemExit):
+        main(["fpga", "--board", "de10"])
+    assert "invalid choice: 'de10'" in capsys.readouterr().err
+    assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50"]) == 2
+    assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
+    assert main(["fpga", "--board", "ulx3s-85f", "--rows", "8"]) == 2
+    assert "give both --rows and --cols" in capsys.readouterr().err
+    assert main(["fpga", "--board", "icebreaker", "--preset", "ulx3s"]) == 2
+    assert "uses ECP5 DSP multipliers; icebreaker is an ice40 board" in capsys.readouterr().err
+    assert main(["fpga", "--board", "ulx3s-85f", "--clock-mhz", "33"]) == 2
+    assert "clock_mhz must be one of" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="board must be one of \\['icebreaker', 'ulx3s-85f'\\]"):
+        build_fpga("arty")
+    # The YoWASP tool variables are set for a build only (they would change `generate`).
+    assert dict(os.environ) == before
+
+
+def test_critical_paths_from_the_nextpnr_report():
+    def path(cells, delays):
+        return {"path": [{"from": {"cell": a}, "to": {"cell": b}, "delay": d}
+                         for (a, b), d in zip(cells, delays, strict=True)]}
+    report = {"critical_paths": [
+        path([("dma.extent", "x"), ("x", "dma.ff")], [1.5, 2.0]),
+        path([("seq.span", "y"), ("y", "z"), ("z", "seq.ff")], [3.0, 4.0, 5.25]),
+        {"path": []}]}
+    assert critical_paths(report) == [
+        {"ns": 12.25, "from": "seq.span", "to": "seq.ff"},
+        {"ns": 3.5, "from": "dma.extent", "to": "dma.ff"}]
