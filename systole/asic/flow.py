@@ -72,12 +72,12 @@ ABC_SCRIPT = ("+strash;dch;map,-B,0.9,{D};topo;stime,-c;buffer,-c;upsize,-c,{D};
 
 
 def pdk_dir() -> Path:
-    """The SKY130 Liberty files: ``$SYSTOLE_PDK``, else ``shared/pdk/sky130`` beside the repo."""
+    """The SKY130 Liberty files: ``$SYSTOLE_PDK``, else the copy in the repository's
+    ``pdk/sky130`` (Apache-2.0, see its LICENSE), else ``shared/pdk/sky130`` beside the repo."""
     env = os.environ.get("SYSTOLE_PDK")
     candidates = [Path(env)] if env else []
     root = Path(__file__).resolve().parents[2]
-    candidates += [root.parent / "shared" / "pdk" / "sky130", Path.cwd().parent / "shared" / "pdk"
-                   / "sky130"]
+    candidates += [root / "pdk" / "sky130", root.parent / "shared" / "pdk" / "sky130"]
     for path in candidates:
         if (path / STD_LIB).exists():
             return path
