@@ -32,8 +32,6 @@ from ..hw.buffers import BufferMap
 from ..hw.config import SystoleConfig
 from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
 
-_TRACE = False
-
 __all__ = ["Timing", "CyclePrediction", "predict_cycles", "timing_for"]
 
 
@@ -250,6 +248,4 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
             pushes[unit, Unit(unit - 1)].append(done)
         if f["push_next"]:
             pushes[unit, Unit(unit + 1)].append(done)
-        if _TRACE:
-            print(f"{index:3} {op.name:7} dispatch {dispatch:7.1f} done {done:7.1f}")
     raise ValueError("the program has no HALT")
