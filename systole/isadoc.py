@@ -8,7 +8,7 @@ Regenerate it with ``python -m systole.isadoc docs/isa.md``.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -215,10 +215,11 @@ def isa_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise SystemExit("usage: python -m systole.isadoc OUTPUT.md")
-    Path(args[0]).write_text(isa_markdown())
+    parser = argparse.ArgumentParser(prog="python -m systole.isadoc",
+                                     description="Write the instruction-set reference (Markdown).")
+    parser.add_argument("output", type=Path, help="Markdown file to write, e.g. docs/isa.md")
+    args = parser.parse_args(argv)
+    args.output.write_text(isa_markdown())
 
 
 if __name__ == "__main__":

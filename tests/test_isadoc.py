@@ -24,3 +24,13 @@ def test_page_covers_every_table():
 def test_main_writes_the_page(tmp_path):
     main([str(tmp_path / "isa.md")])
     assert (tmp_path / "isa.md").read_text() == isa_markdown()
+
+
+def test_help_is_not_taken_for_a_file_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    try:
+        main(["--help"])
+    except SystemExit as stop:
+        assert stop.code == 0
+    assert "usage:" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
