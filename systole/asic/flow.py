@@ -307,7 +307,10 @@ def _yosys_script(top: str, verilog: str, lib: str, period_ns: float, sram: list
         module = plan["module"].lstrip("\\")
         cell = plan["cell"].lstrip("\\")
         lines.append(f"chtype -set {plan['name']} {_sel(module)}/{_sel(cell)}")
-    lines += [f"synth -top {top} -booth -extra-map +/choices/kogge-stone.v -run fine:check",
+    # -noabc: the liberty ABC run below maps everything anyway, and synth's own generic
+    # `abc -fast` does not finish on the post-processing unit's 32 x 32 multipliers (measured:
+    # more than 10 minutes on one lane, where the liberty run takes 16 s)
+    lines += [f"synth -top {top} -booth -extra-map +/choices/kogge-stone.v -noabc -run fine:check",
               f"dfflibmap -liberty {lib} {dont_use}",
               f"abc -liberty {lib} -D {target_ps} -constr abc.constr -script {ABC_SCRIPT} "
               f"{dont_use}",

@@ -153,9 +153,11 @@ def test_16x16_array_keeps_the_pe_frequency(pe_run, tmp_path):
     assert array["critical_path_ns"] >= 0.95 * pe_run["internal_path_ns"]
 
 
-@pytest.mark.slow
 def test_tiny_chip_reports_logic_and_memory_area(tmp_path):
-    """`systole asic --preset tiny --scope chip` (about 3 minutes): SRAM macros for the buffers."""
+    """`systole asic --preset tiny --scope chip` (about 3 minutes): SRAM macros for the buffers.
+
+    In the default tests because chip-scope synthesis once stopped finishing unnoticed (synth's
+    generic ABC pass on the post-processing multipliers)."""
     result = subprocess.run([*SYSTOLE, "asic", "--preset", "tiny", "--scope", "chip", "--json",
                              "--out", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
