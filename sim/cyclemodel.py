@@ -9,9 +9,11 @@ calibrated latencies instead of signals:
 * **Dispatch** is in program order, :attr:`Timing.decode` cycles per instruction, and an
   instruction leaves the sequencer only when its unit takes it: when the tokens it pops have
   been pushed and the unit has room (the compute unit queues four MATMULs).
-* **LOAD / STORE**: the DMA engines move descriptors in order, each after a request latency,
-  at the sustained bandwidth of all channels; the token push follows the last beat (STORE: the
-  last write response).
+* **LOAD / STORE**: the DMA engines move descriptors in order: one splitter issues a burst per
+  cycle with at most ``outstanding`` bursts in flight per channel, and takes the next
+  descriptor (the load unit the next LOAD) only after the last burst of the previous one; each
+  channel moves its bursts after a request latency at its sustained bandwidth; the token push
+  follows the last beat (STORE: the last write response).
 * **MATMUL**: a tile's activation vectors stream back to back, one per cycle; a new weight
   tile needs ``2 * rows - 1`` cycles after the previous tile started (its shift overlaps the
   previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 from ..hw.buffers import BufferMap
 from ..hw.config import SystoleConfig
+from ..hw.dma import ROW_BYTES_WIDTH
 from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
 
 __all__ = ["Timing", "CyclePrediction", "predict_cycles", "timing_for"]
@@ -63,6 +66,8 @@ class Timing:
         MATMULs the compute unit accepts ahead.
     bandwidth_efficiency : float
         Fraction of a channel's peak that long sequential transfers reach.
+    dma_check : int
+        A load descriptor's acceptance to its first burst (the engine's checks).
     """
 
     fetch: int = 42
@@ -76,6 +81,7 @@ class Timing:
     slots: int = 8
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
+    dma_check: int = 4
 
 
 def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
@@ -98,41 +104,53 @@ class CyclePrediction:
 
 
 class _Engine:
-    """A DMA engine: descriptors in order, each split over the pseudo-channels by the address
-    interleave; every channel moves its part after the request latency at its own bandwidth."""
+    """A DMA engine: descriptors in order through one splitter that issues a burst per cycle
+    (after a check of :attr:`Timing.dma_check` cycles) to the pseudo-channel that owns its
+    address, at most ``outstanding`` bursts in flight per channel; the next descriptor is
+    accepted once the previous one's last burst has issued. Every channel moves its bursts
+    after the request latency at its own bandwidth."""
 
-    def __init__(self, config: SystoleConfig, latency: int, efficiency: float):
+    def __init__(self, config: SystoleConfig, latency: int, efficiency: float, check: int):
         mem = config.memory
         self.channels, self.interleave = mem.channels, mem.interleave
-        self.latency = latency
+        self.max_bytes = mem.max_burst * mem.data_bytes
+        self.outstanding = mem.outstanding
+        self.latency, self.check = latency, check
         self.bandwidth = mem.data_bytes * efficiency
         self.free = [0.0] * mem.channels   # when each channel's data path is free
+        self.window: list[list[float]] = [[] for _ in range(mem.channels)]  # burst ends
+        self.accept = 0.0                   # when the splitter takes the next descriptor
         self.completions: list[float] = []  # every descriptor's completion, in order
 
-    def _per_channel(self, addr: int, rows: int, stride: int, row_bytes: int) -> list[int]:
-        share = [0] * self.channels
-        if stride == row_bytes:             # contiguous rows: one long row (as the units do)
-            rows, row_bytes = 1, rows * row_bytes
+    def _bursts(self, addr: int, rows: int, stride: int, row_bytes: int):
+        """``(channel, bytes)`` of each burst, in issue order."""
+        if stride == row_bytes and rows * row_bytes < 1 << ROW_BYTES_WIDTH:
+            rows, row_bytes = 1, rows * row_bytes   # contiguous rows: one long row (as the units)
         for r in range(rows):
             start, end = addr + r * stride, addr + r * stride + row_bytes
             while start < end:
                 granule_end = (start // self.interleave + 1) * self.interleave
-                piece = min(end, granule_end) - start
-                share[(start // self.interleave) % self.channels] += piece
+                piece = min(end, granule_end, start + self.max_bytes) - start
+                yield (start // self.interleave) % self.channels, piece
                 start += piece
-        return share
 
     def slot_free(self, slots: int) -> float:
         """When a descriptor slot is free (the one ``slots`` descriptors back has finished)."""
         return self.completions[-slots] if len(self.completions) >= slots else 0.0
 
     def move(self, issue: float, addr: int, rows: int, stride: int, row_bytes: int) -> float:
-        done = issue
-        for channel, nbytes in enumerate(self._per_channel(addr, rows, stride, row_bytes)):
-            if nbytes:
-                begin = max(issue + self.latency, self.free[channel])
-                self.free[channel] = begin + nbytes / self.bandwidth
-                done = max(done, self.free[channel])
+        issue = max(issue, self.accept)
+        done, burst = issue, issue + self.check
+        for channel, nbytes in self._bursts(addr, rows, stride, row_bytes):
+            window = self.window[channel]
+            if len(window) >= self.outstanding:
+                burst = max(burst, window[-self.outstanding])
+            begin = max(burst + self.latency, self.free[channel])
+            self.free[channel] = begin + nbytes / self.bandwidth
+            window.append(self.free[channel])
+            done = max(done, self.free[channel])
+            burst += 1
+        self.accept = burst
         self.completions.append(done)
         return done
 
@@ -152,8 +170,9 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     words = [decode(word) for word in instructions]
     if not any(f["opcode"] == Opcode.HALT for f in words):
         raise ValueError("the program has no HALT")
-    load_dma = _Engine(config, t.read_latency, t.bandwidth_efficiency)
-    store_dma = _Engine(config, 0, t.bandwidth_efficiency)
+    load_dma = _Engine(config, t.read_latency - t.dma_check, t.bandwidth_efficiency,
+                       t.dma_check)
+    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0)
     half = max(1, config.buffers.instr_depth // 2) * BufferMap(config).instrs_per_word
 
     pushes: dict[tuple[Unit, Unit], list[float]] = defaultdict(list)   # (from, to) -> times
@@ -215,7 +234,8 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
             gate = max(gate, history[-t.slots] + 1)
         if op == Opcode.LOAD:
             pump_fetch(gate)
-            gate = max(gate, load_dma.slot_free(t.slots))
+            # The load unit holds a LOAD until the DMA engine takes its descriptor.
+            gate = max(gate, load_dma.slot_free(t.slots), load_dma.accept)
         if op == Opcode.MATMUL and len(leaves_queue) >= t.compute_queue:
             gate = max(gate, leaves_queue[-t.compute_queue])
         dispatch = clock = gate

@@ -1,7 +1,8 @@
 """GEMM compiler: int8 A (M x K) and B (K x N) to a program and a memory image for the chip.
 
-Memory layout (every region starts on a 4 KiB boundary, every row is one buffer word, so all
-addresses and strides are beat-aligned)::
+Memory layout (every region starts on an interleave granule, every row is one buffer word, so
+all addresses and strides are beat-aligned; B and the program start on a channel the first
+activation LOAD does not use)::
 
     a_addr   A, per K-tile kt: M activation words (row m: A[m, kt*rows:][:rows], zero-padded)
     b_addr   B, per N-tile nt, per K-tile kt: ``rows`` weight words (B[kt*rows + i, nt*cols:])
@@ -122,6 +123,15 @@ class Program:
         return disassemble_program(self.instructions, base=self.prog_addr)
 
 
+def _stagger(base: int, first_bytes: int, skip: int, config: SystoleConfig) -> int:
+    """``base`` (on channel 0) moved to the channel ``skip`` places after the last one that
+    ``first_bytes`` from address 0 reach (addresses interleave over the channels in granules,
+    see :mod:`systole.hw.addrmap`)."""
+    mem = config.memory
+    granules = -(-first_bytes // mem.interleave)
+    return base + (granules + skip) % mem.channels * mem.interleave
+
+
 def _check_operand(name: str, value: object, dims: str) -> None:
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of int8, not {type(value).__name__}")
@@ -233,6 +243,29 @@ class _Emitter:
         slot = nt * t.k_tiles + kt if t.weight_resident else j % t.weight_slots
         return slot * self.cfg.array.rows
 
+    #: Most weight tiles one LOAD brings in when all of B stays in the buffer.
+    WEIGHT_TILES_PER_LOAD = 8
+
+    def _weight_tiles(self, j: int) -> int:
+        """Weight tiles the LOADs of step ``j`` bring in (0: none, they are already there).
+
+        A ring slot gets one tile per step. Resident B (loaded during the first M-block, tile
+        ``j`` in slot ``j``, back to back in memory and in the buffer) comes in chunks that
+        double from one tile (the first MATMUL waits for the least data) up to
+        :attr:`WEIGHT_TILES_PER_LOAD`: fewer instructions and DMA descriptors.
+        """
+        t = self.t
+        if not t.weight_resident:
+            return 1
+        total = t.n_tiles * t.k_tiles
+        if j >= total:              # later M-blocks reuse the resident tiles
+            return 0
+        start, size = 0, 1
+        while start + size <= j:
+            start += size
+            size = min(2 * size if start > 1 else 1, self.WEIGHT_TILES_PER_LOAD)
+        return min(size, total - j) if start == j else 0
+
     def _loads(self, j: int) -> None:
         cfg, t = self.cfg, self.t
         b, nt, kt = self.steps[j]
@@ -243,10 +276,12 @@ class _Emitter:
             self._emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=self._act_word(j), rows=rows,
                        mem_addr=self.a_addr + (kt * t.m + b * t.m_block) * act_bytes,
                        stride=act_bytes)
-        if not t.weight_resident or b == 0:
+        tiles = self._weight_tiles(j)
+        if tiles:
             w_bytes, r = cfg.word_bytes("weight"), cfg.array.rows
             self._emit(Opcode.LOAD, buffer=Buffer.WEIGHT, buf_addr=self._weight_word(j),
-                       rows=r, mem_addr=self.b_addr + (nt * t.k_tiles + kt) * r * w_bytes,
+                       rows=r * tiles,
+                       mem_addr=self.b_addr + (nt * t.k_tiles + kt) * r * w_bytes,
                        stride=w_bytes)
         if j >= t.lookahead:  # throttle: no further ahead than `lookahead` MATMULs
             for i in range(first, len(self.instrs)):
@@ -327,9 +362,14 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
                          f"B is K x N = {b.shape[0]} x {b.shape[1]}")
     t = plan_tiling(a.shape[0], a.shape[1], b.shape[1], config, lookahead=lookahead)
     a_bytes, b_bytes = _pack(a, b, config, t)
-    b_addr = _align(len(a_bytes))
+    # The first step needs the first activation rows, the first weight tile and, before
+    # them, the program: B and the program start on the channels after the ones the first
+    # activation LOAD reads, so the three come in in parallel (see :func:`_stagger`).
+    first_act = t.block_rows(0) * config.word_bytes("act")
+    b_addr = _stagger(_align(len(a_bytes)), first_act, 0, config)
     c_addr = _align(b_addr + len(b_bytes))
-    prog_addr = _align(c_addr + t.n_tiles * t.m * config.word_bytes("acc"))
+    prog_addr = _stagger(_align(c_addr + t.n_tiles * t.m * config.word_bytes("acc")),
+                         first_act, 1, config)
     emitter = _Emitter(config, t, 0, b_addr, c_addr)
     emitter.emit()
     assign_tokens(emitter.instrs, config, emitter.extra)

@@ -122,10 +122,14 @@ def _balanced(m: int, limit: int) -> int:
     return _ceil_div(m, _ceil_div(m, limit))
 
 
-def _largest_m_block(m: int, per_row: int, steps_per_block: int, n_tiles: int,
-                     act_resident: bool, act_depth: int, acc_depth: int) -> int | None:
-    """Largest balanced M-block whose activation and accumulator slots fit (two slots, i.e.
-    double buffering, whenever there is more than one block to hold), or ``None``."""
+def _m_block_options(m: int, per_row: int, steps_per_block: int, n_tiles: int,
+                     act_resident: bool, act_depth: int, acc_depth: int,
+                     min_rows: int) -> list[int]:
+    """Balanced M-blocks whose activation and accumulator slots fit (two slots, i.e. double
+    buffering, whenever there is more than one block to hold): the largest, then smaller ones
+    (halving) down to ``min_rows``. Smaller blocks shorten the program's start (the first LOAD)
+    and end (the last STORE) at the cost of more instructions."""
+    options: list[int] = []
     limit = min(m, _MAX_ROWS, act_depth // per_row, acc_depth)
     while limit >= 1:
         m_block = _balanced(m, limit)
@@ -133,9 +137,37 @@ def _largest_m_block(m: int, per_row: int, steps_per_block: int, n_tiles: int,
         act_slots = min(2, m_blocks if act_resident else m_blocks * steps_per_block)
         acc_slots = min(2, m_blocks * n_tiles)
         if act_slots * per_row * m_block <= act_depth and acc_slots * m_block <= acc_depth:
-            return m_block
-        limit = m_block - 1
-    return None
+            if m_block not in options:
+                options.append(m_block)
+            if m_block // 2 < min_rows:
+                break
+            limit = m_block // 2
+        else:
+            limit = m_block - 1
+    return options
+
+
+def _plan(m: int, k: int, n: int, config: SystoleConfig, m_block: int, act_resident: bool,
+          weight_resident: bool, lookahead: int) -> Tiling:
+    rows, cols = config.array.rows, config.array.cols
+    bufs = config.buffers
+    k_tiles, n_tiles = _ceil_div(k, rows), _ceil_div(n, cols)
+    m_blocks = _ceil_div(m, m_block)
+    steps = m_blocks * n_tiles * k_tiles
+    if act_resident:
+        act_slots = min(2, m_blocks)
+    else:
+        act_slots = min(bufs.act_depth // m_block, lookahead, steps)
+    period = max(m_block, config.array.min_tile_period)
+    gap = 1 + _ceil_div(config.array.latency + _COMPLETION_OVERHEAD, period)
+    return Tiling(
+        m=m, k=k, n=n, m_block=m_block, k_tiles=k_tiles, n_tiles=n_tiles,
+        m_blocks=m_blocks, act_resident=act_resident, weight_resident=weight_resident,
+        act_slots=act_slots,
+        weight_slots=(k_tiles * n_tiles if weight_resident else
+                      min(bufs.weight_depth // rows, lookahead, steps)),
+        acc_slots=min(bufs.acc_depth // m_block, lookahead, m_blocks * n_tiles),
+        lookahead=lookahead, gap=gap)
 
 
 def plan_tiling(m: int, k: int, n: int, config: SystoleConfig, *, lookahead: int = 16
@@ -157,26 +189,11 @@ def plan_tiling(m: int, k: int, n: int, config: SystoleConfig, *, lookahead: int
     candidates = []
     for act_resident in (True, False):
         per_row = k_tiles if act_resident else 1
-        m_block = _largest_m_block(m, per_row, n_tiles * k_tiles, n_tiles, act_resident,
-                                   bufs.act_depth, bufs.acc_depth)
-        if m_block is None:
-            continue
-        m_blocks = _ceil_div(m, m_block)
-        steps = m_blocks * n_tiles * k_tiles
-        if act_resident:
-            act_slots = min(2, m_blocks)
-        else:
-            act_slots = min(bufs.act_depth // m_block, lookahead, steps)
-        period = max(m_block, config.array.min_tile_period)
-        gap = 1 + _ceil_div(config.array.latency + _COMPLETION_OVERHEAD, period)
-        candidates.append(Tiling(
-            m=m, k=k, n=n, m_block=m_block, k_tiles=k_tiles, n_tiles=n_tiles,
-            m_blocks=m_blocks, act_resident=act_resident, weight_resident=weight_resident,
-            act_slots=act_slots,
-            weight_slots=(k_tiles * n_tiles if weight_resident else
-                          min(bufs.weight_depth // rows, lookahead, steps)),
-            acc_slots=min(bufs.acc_depth // m_block, lookahead, m_blocks * n_tiles),
-            lookahead=lookahead, gap=gap))
+        for m_block in _m_block_options(m, per_row, n_tiles * k_tiles, n_tiles, act_resident,
+                                        bufs.act_depth, bufs.acc_depth,
+                                        config.array.min_tile_period):
+            candidates.append(_plan(m, k, n, config, m_block, act_resident, weight_resident,
+                                    lookahead))
     if not candidates:  # unreachable with validated configs (every depth is at least 2)
         raise ValueError(f"the buffers of {config.name!r} cannot hold one step")
     return min(candidates, key=lambda t: (estimate_cycles(t, config), traffic(t, config),
@@ -195,9 +212,16 @@ def traffic(tiling: Tiling, config: SystoleConfig) -> int:
 
 def estimate_cycles(tiling: Tiling, config: SystoleConfig) -> int:
     """Rough run time: array time (a tile takes at least ``2 * rows - 1`` cycles to hide its
-    weight load) or memory time at peak bandwidth, whichever is longer."""
+    weight load) or memory time at peak bandwidth, whichever is longer, plus what cannot
+    overlap: the first step's operands coming in and the last block's results going out."""
     t = tiling
     compute = sum(max(t.block_rows(b), config.array.min_tile_period)
                   for b in range(t.m_blocks)) * t.n_tiles * t.k_tiles
     bandwidth = config.memory.data_bytes * config.memory.channels
-    return max(compute, _ceil_div(traffic(t, config), bandwidth))
+    first = (t.block_rows(0) * config.word_bytes("act")
+             + config.array.rows * config.word_bytes("weight"))
+    last = t.block_rows(t.m_blocks - 1) * config.word_bytes("acc")
+    # A cycle per MATMUL stands for the cost of more, shorter steps (more instructions to
+    # fetch and decode, a hand-over between tiles), which the saving at the ends must beat.
+    return (max(compute, _ceil_div(traffic(t, config), bandwidth))
+            + _ceil_div(first + last, bandwidth) + t.steps)
