@@ -10,9 +10,10 @@ OpenSTA (Debian ``opensta``, binary ``sta``) on the netlist with the same SDC. E
 ``report.json``; with SRAM macros also ``sram_stubs.v``.
 
 Synthesis recipe (measured on the PE, see README): Booth multipliers, Kogge-Stone carry
-lookahead for adders (``+/choices/kogge-stone.v``), and a delay-oriented ABC script with gate
-sizing and buffering (``map -B``, ``buffer``, ``upsize``, ``dnsize``) against a delay target of
-``ABC_TARGET`` x the clock period. Hierarchy is kept (the PE is mapped once). After mapping,
+lookahead for adders (``+/choices/kogge-stone.v``), no generic ABC pass inside ``synth``
+(``-noabc``), and one liberty ABC run: ``resyn2``-style area recovery, then a delay-oriented
+mapping with gate sizing and buffering (``map -B``, ``buffer``, ``upsize``, ``dnsize``) against a
+delay target of ``ABC_TARGET`` x the clock period. Hierarchy is kept (the PE is mapped once). After mapping,
 nets with more than ``MAX_FANOUT`` cell inputs get buffer trees (:mod:`.fanout`), since ABC does
 not see the flip-flops its outputs drive.
 
@@ -67,7 +68,10 @@ MAX_FANOUT = 16
 FANOUT_BUFFER = "sky130_fd_sc_hd__buf_4"
 #: Drives each SRAM black-box input bit to all macros of the memory.
 STUB_BUFFER = "sky130_fd_sc_hd__buf_16"
-ABC_SCRIPT = ("+strash;dch;map,-B,0.9,{D};topo;stime,-c;buffer,-c;upsize,-c,{D};"
+#: ABC: area recovery (``resyn2``: balance, rewrite, refactor), structural choices (``dch``),
+#: delay-oriented mapping, then buffering and gate sizing against the target ``{D}``.
+ABC_SCRIPT = ("+strash;balance;rewrite;refactor;balance;rewrite;rewrite,-z;balance;refactor,-z;"
+              "rewrite,-z;balance;dch;map,-B,0.9,{D};topo;stime,-c;buffer,-c;upsize,-c,{D};"
               "dnsize,-c,{D};stime,-p")
 
 
