@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from ..hw.buffers import BufferMap
 from ..hw.config import SystoleConfig
-from ..hw.dma import ROW_BYTES_WIDTH
+from ..hw.dma import row_bytes_width
 from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
 
 __all__ = ["Timing", "CyclePrediction", "predict_cycles", "timing_for"]
@@ -110,8 +110,12 @@ class _Engine:
     accepted once the previous one's last burst has issued. Every channel moves its bursts
     after the request latency at its own bandwidth."""
 
-    def __init__(self, config: SystoleConfig, latency: int, efficiency: float, check: int):
+    def __init__(self, config: SystoleConfig, latency: int, efficiency: float, check: int, *,
+                 store: bool):
         mem = config.memory
+        bmap = BufferMap(config)
+        # The DMA unit merges contiguous rows into one descriptor row when it fits the field.
+        self.merge_limit = 1 << row_bytes_width(bmap.store_memory if store else bmap.load_memory)
         self.channels, self.interleave = mem.channels, mem.interleave
         self.max_bytes = mem.max_burst * mem.data_bytes
         self.outstanding = mem.outstanding
@@ -124,7 +128,7 @@ class _Engine:
 
     def _bursts(self, addr: int, rows: int, stride: int, row_bytes: int):
         """``(channel, bytes)`` of each burst, in issue order."""
-        if stride == row_bytes and rows * row_bytes < 1 << ROW_BYTES_WIDTH:
+        if stride == row_bytes and rows * row_bytes < self.merge_limit:
             rows, row_bytes = 1, rows * row_bytes   # contiguous rows: one long row (as the units)
         for r in range(rows):
             start, end = addr + r * stride, addr + r * stride + row_bytes
@@ -171,8 +175,8 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     if not any(f["opcode"] == Opcode.HALT for f in words):
         raise ValueError("the program has no HALT")
     load_dma = _Engine(config, t.read_latency - t.dma_check, t.bandwidth_efficiency,
-                       t.dma_check)
-    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0)
+                       t.dma_check, store=False)
+    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0, store=True)
     half = max(1, config.buffers.instr_depth // 2) * BufferMap(config).instrs_per_word
 
     pushes: dict[tuple[Unit, Unit], list[float]] = defaultdict(list)   # (from, to) -> times
