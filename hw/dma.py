@@ -31,11 +31,19 @@ from .dma_channel import (
     burst_layout,
 )
 
-__all__ = ["DmaError", "descriptor_layout", "status_layout", "DmaEngine", "ROW_BYTES_WIDTH",
+__all__ = ["DmaError", "descriptor_layout", "status_layout", "DmaEngine", "row_bytes_width",
            "ROWS_WIDTH"]
 
+#: Width of a descriptor's ``rows`` (the ISA's ``rows`` field).
 ROWS_WIDTH = 16
-ROW_BYTES_WIDTH = 16
+
+
+def row_bytes_width(config: MemoryConfig) -> int:
+    """Width of a descriptor's ``row_bytes``: enough for the longest row that fits both the
+    memory (``size`` bytes) and the buffer (``buffer_depth`` beats), so every valid
+    descriptor can be expressed as one row (a contiguous tile of the whole buffer is one long
+    row, split into full-length bursts)."""
+    return ceil_log2(min(config.size, config.buffer_depth * config.data_bytes) + 1)
 
 
 class DmaError(enum.IntEnum):
@@ -52,7 +60,7 @@ def descriptor_layout(config: MemoryConfig) -> data.StructLayout:
     return data.StructLayout({
         "mem_addr": config.addr_width,
         "stride": config.addr_width,
-        "row_bytes": ROW_BYTES_WIDTH,
+        "row_bytes": row_bytes_width(config),
         "rows": ROWS_WIDTH,
         "buf_addr": config.buffer_addr_width,
     })
@@ -117,18 +125,19 @@ class DmaEngine(wiring.Component):
             wiring.connect(m, wiring.flipped(self.axi[index]), channel.axi)
             wiring.connect(m, wiring.flipped(self.buf[index]), channel.buf)
 
+        row_width = row_bytes_width(cfg)
         desc = Signal(descriptor_layout(cfg))
-        extent = Signal(cfg.addr_width + ROWS_WIDTH + 1)     # mem bytes spanned by the tile
-        buf_extent = Signal(ROWS_WIDTH + ROW_BYTES_WIDTH + 1)  # buffer beats of the tile
+        extent = Signal(max(cfg.addr_width, row_width) + ROWS_WIDTH + 1)  # mem bytes spanned
+        buf_extent = Signal(max(cfg.buffer_addr_width, ROWS_WIDTH + row_width) + 1)  # beats
 
         # Splitter state, in beats.
         row_addr = Signal(cfg.addr_width)
-        col = Signal(ROW_BYTES_WIDTH)         # bytes done in this row
+        col = Signal(row_width)               # bytes done in this row
         rows_left = Signal(ROWS_WIDTH)
         buf_ptr = Signal(cfg.buffer_addr_width)
 
         addr = Signal(cfg.addr_width)
-        remaining = Signal(ROW_BYTES_WIDTH)
+        remaining = Signal(row_width)
         to_granule = Signal(range(cfg.interleave + 1))
         nbytes = Signal(range(max(cfg.interleave, cfg.max_burst * cfg.data_bytes) + 1))
         max_bytes = cfg.max_burst * cfg.data_bytes

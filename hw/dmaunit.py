@@ -10,7 +10,7 @@ from amaranth.utils import exact_log2
 from .buffers import REGION_ACT, REGION_PARAM, REGION_WEIGHT, BufferMap
 from .cmds import load_cmd_layout, store_cmd_layout
 from .config import SystoleConfig
-from .dma import ROW_BYTES_WIDTH, DmaError, descriptor_layout, status_layout
+from .dma import DmaError, descriptor_layout, status_layout
 from .isa import Buffer, ErrorCode
 from .tokens import TokenSignature
 
@@ -78,7 +78,6 @@ class DmaUnit(wiring.Component):
         m.d.comb += [pushed.push_prev.eq(flags.push_prev), pushed.push_next.eq(flags.push_next),
                      pushed.pc.eq(cmd.pc)]
 
-        # Descriptor of the command.
         # Descriptor of the command. Rows that lie back to back in memory (stride = word size)
         # become one long row, so the DMA issues full-length bursts across the channels
         # instead of one short burst per word.
@@ -99,9 +98,13 @@ class DmaUnit(wiring.Component):
                 is_weight, bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
                 Mux(is_param, bmap.load_beat_addr(REGION_PARAM, cmd.buf_addr),
                     bmap.load_beat_addr(REGION_ACT, cmd.buf_addr))))
-        tile_bytes = Signal(len(cmd.rows) + 8)
+        # A tile too long for ``row_bytes`` is longer than the buffer: it stays row by row and
+        # the DMA rejects it (BUF_RANGE).
+        kinds = ("acc",) if self.store else ("act", "weight", "param")
+        max_shift = max(exact_log2(cfg.word_bytes(kind)) for kind in kinds)
+        tile_bytes = Signal(len(cmd.rows) + max_shift)
         m.d.comb += tile_bytes.eq(cmd.rows << word_shift)
-        merge = (cmd.stride == word_bytes) & (tile_bytes < (1 << ROW_BYTES_WIDTH))
+        merge = (cmd.stride == word_bytes) & (tile_bytes < (1 << len(desc.row_bytes)))
         m.d.comb += [
             desc.mem_addr.eq(cmd.mem_addr), desc.stride.eq(cmd.stride),
             desc.rows.eq(Mux(merge, 1, cmd.rows)),

@@ -12,7 +12,7 @@ from ..hw.chip import SystoleChip
 from ..hw.config import SystoleConfig
 from ..hw.regs import CTRL_IRQ_ENABLE, CTRL_START, REG, STATUS_DONE
 from .axi_amaranth import simulate_with_memory
-from .axi_slave import AxiSlavePort
+from .axi_slave import AxiSlavePort, PortStats
 from .memsys_tb import join_image, make_model, split_image
 
 __all__ = ["ChipRun", "run_chip"]
@@ -24,6 +24,7 @@ class ChipRun:
     registers: dict[str, int]
     cycles: int
     irq: bool
+    ports: list[PortStats]      # per memory port: bursts and bytes moved
 
 
 async def axil_write(ctx, bus, addr: int, value: int) -> None:
@@ -80,4 +81,5 @@ def run_chip(config: SystoleConfig, image: np.ndarray, prog_addr: int, *,
 
     total = simulate_with_memory(dut, ports, host, max_cycles=max_cycles)
     final = join_image(mem, [port.image for port in ports])
-    return ChipRun(final, result["registers"], total, result["irq"])
+    return ChipRun(final, result["registers"], total, result["irq"],
+                   [port.stats for port in ports])

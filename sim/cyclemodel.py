@@ -19,6 +19,12 @@ calibrated latencies instead of signals:
   previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
   ``rows + cols + 1`` cycles (array latency) plus write-back after the last vector.
 * **HALT**: DONE when every unit has finished.
+* **Banks**: each channel remembers the DRAM row open in each bank (the HBM model's address
+  layout, open-page policy); a burst to a bank whose open row belongs to another row is a row
+  conflict and starts :attr:`Timing.row_conflict` cycles later (precharge and activate, and
+  the HBM controller serving the other stream's row hits first). Streams that share a channel
+  and a bank (weights next to activations on two channels) pay it; one sequential stream does
+  not (its rows open in the background).
 
 It gives the same answer for a program every time (no randomness) and is meant to track the
 RTL under the HBM timing model within a couple of per cent; ``tests/sim`` keeps it honest
@@ -32,8 +38,10 @@ from dataclasses import dataclass
 
 from ..hw.buffers import BufferMap
 from ..hw.config import SystoleConfig
-from ..hw.dma import ROW_BYTES_WIDTH
+from ..hw.dma import row_bytes_width
 from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
+from .hbm import PRESETS
+from .hbm.mapping import AddressMap
 
 __all__ = ["Timing", "CyclePrediction", "predict_cycles", "timing_for"]
 
@@ -68,9 +76,14 @@ class Timing:
         Fraction of a channel's peak that long sequential transfers reach.
     dma_check : int
         A load descriptor's acceptance to its first burst (the engine's checks).
+    row_conflict : int
+        Extra delay of a burst whose bank has another row open: precharge and activate (tRP +
+        tRCD, 23 cycles under HBM2E) plus the wait while the controller serves the row hits
+        queued before it (fitted on the 2-channel tiny preset, where weight LOADs share
+        banks with the activation stream).
     """
 
-    fetch: int = 42
+    fetch: int = 54
     decode: int = 3
     read_latency: int = 39
     store_latency: int = 24
@@ -82,6 +95,8 @@ class Timing:
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
     dma_check: int = 4
+    row_conflict: int = 52
+    row_recent: int = 200
 
 
 def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
@@ -103,6 +118,34 @@ class CyclePrediction:
         return self.array_busy and self.array_busy / self.cycles
 
 
+class _Banks:
+    """The row open in every bank of every channel and when it was last used (shared by both
+    DMA directions)."""
+
+    def __init__(self, config: SystoleConfig, memory: str, recent: float):
+        mem = config.memory
+        self.channels, self.interleave = mem.channels, mem.interleave
+        self.map = AddressMap(PRESETS.get(memory, PRESETS["hbm2e"]))
+        self.recent = recent
+        self.open: list[dict[int, tuple[int, float]]] = [{} for _ in range(mem.channels)]
+
+    def conflict(self, channel: int, addr: int, nbytes: int, begin: float, end: float) -> bool:
+        """Open the rows of a burst at global ``addr`` that moves its data from ``begin`` to
+        ``end``; whether a bank it needs had another row open and in use ``recent`` cycles
+        before (a row left idle is closed in the background, as the controller does for
+        queued requests)."""
+        granule = addr // self.interleave
+        local = (granule // self.channels) * self.interleave + addr % self.interleave
+        _, segments = self.map.atom_banks(local, nbytes)
+        banks, conflict = self.open[channel], False
+        for bank, row in segments:
+            other, used = banks.get(bank, (row, 0.0))
+            conflict |= other != row and used > begin - self.recent
+        for bank, row in segments:
+            banks[bank] = (row, end)
+        return conflict
+
+
 class _Engine:
     """A DMA engine: descriptors in order through one splitter that issues a burst per cycle
     (after a check of :attr:`Timing.dma_check` cycles) to the pseudo-channel that owns its
@@ -110,12 +153,17 @@ class _Engine:
     accepted once the previous one's last burst has issued. Every channel moves its bursts
     after the request latency at its own bandwidth."""
 
-    def __init__(self, config: SystoleConfig, latency: int, efficiency: float, check: int):
+    def __init__(self, config: SystoleConfig, latency: int, efficiency: float, check: int, *,
+                 store: bool, banks: _Banks, conflict: int):
         mem = config.memory
+        bmap = BufferMap(config)
+        # The DMA unit merges contiguous rows into one descriptor row when it fits the field.
+        self.merge_limit = 1 << row_bytes_width(bmap.store_memory if store else bmap.load_memory)
         self.channels, self.interleave = mem.channels, mem.interleave
         self.max_bytes = mem.max_burst * mem.data_bytes
         self.outstanding = mem.outstanding
         self.latency, self.check = latency, check
+        self.banks, self.conflict = banks, conflict
         self.bandwidth = mem.data_bytes * efficiency
         self.free = [0.0] * mem.channels   # when each channel's data path is free
         self.window: list[list[float]] = [[] for _ in range(mem.channels)]  # burst ends
@@ -123,15 +171,15 @@ class _Engine:
         self.completions: list[float] = []  # every descriptor's completion, in order
 
     def _bursts(self, addr: int, rows: int, stride: int, row_bytes: int):
-        """``(channel, bytes)`` of each burst, in issue order."""
-        if stride == row_bytes and rows * row_bytes < 1 << ROW_BYTES_WIDTH:
+        """``(channel, address, bytes)`` of each burst, in issue order."""
+        if stride == row_bytes and rows * row_bytes < self.merge_limit:
             rows, row_bytes = 1, rows * row_bytes   # contiguous rows: one long row (as the units)
         for r in range(rows):
             start, end = addr + r * stride, addr + r * stride + row_bytes
             while start < end:
                 granule_end = (start // self.interleave + 1) * self.interleave
                 piece = min(end, granule_end, start + self.max_bytes) - start
-                yield (start // self.interleave) % self.channels, piece
+                yield (start // self.interleave) % self.channels, start, piece
                 start += piece
 
     def slot_free(self, slots: int) -> float:
@@ -141,11 +189,14 @@ class _Engine:
     def move(self, issue: float, addr: int, rows: int, stride: int, row_bytes: int) -> float:
         issue = max(issue, self.accept)
         done, burst = issue, issue + self.check
-        for channel, nbytes in self._bursts(addr, rows, stride, row_bytes):
+        for channel, start, nbytes in self._bursts(addr, rows, stride, row_bytes):
             window = self.window[channel]
             if len(window) >= self.outstanding:
                 burst = max(burst, window[-self.outstanding])
             begin = max(burst + self.latency, self.free[channel])
+            if self.conflict and self.banks.conflict(channel, start, nbytes, begin,
+                                                     begin + nbytes / self.bandwidth):
+                begin += self.conflict
             self.free[channel] = begin + nbytes / self.bandwidth
             window.append(self.free[channel])
             done = max(done, self.free[channel])
@@ -170,9 +221,11 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     words = [decode(word) for word in instructions]
     if not any(f["opcode"] == Opcode.HALT for f in words):
         raise ValueError("the program has no HALT")
+    banks = _Banks(config, "hbm2e", t.row_recent)
     load_dma = _Engine(config, t.read_latency - t.dma_check, t.bandwidth_efficiency,
-                       t.dma_check)
-    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0)
+                       t.dma_check, store=False, banks=banks, conflict=t.row_conflict)
+    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0, store=True, banks=banks,
+                        conflict=t.row_conflict)
     half = max(1, config.buffers.instr_depth // 2) * BufferMap(config).instrs_per_word
 
     pushes: dict[tuple[Unit, Unit], list[float]] = defaultdict(list)   # (from, to) -> times
