@@ -21,10 +21,14 @@ calibrated latencies instead of signals:
 * **HALT**: DONE when every unit has finished.
 * **Banks**: each channel remembers the DRAM row open in each bank (the HBM model's address
   layout, open-page policy); a burst to a bank whose open row belongs to another row is a row
-  conflict and starts :attr:`Timing.row_conflict` cycles later (precharge and activate, and
-  the HBM controller serving the other stream's row hits first). Streams that share a channel
-  and a bank (weights next to activations on two channels) pay it; one sequential stream does
-  not (its rows open in the background).
+  conflict and starts :attr:`Timing.row_conflict` cycles later (0: the controller hides it).
+* **Refresh**: per-bank refresh as the HBM model does it: every tREFIpb (195 cycles) one bank
+  not yet refreshed in the round of 16 is closed and blocked for tRFCpb (128 cycles); a burst
+  that needs it waits, and the channel's later bursts behind it. The controller picks a bank
+  no queued request needs; the model approximates the queue by the bursts of the last
+  :attr:`Timing.refresh_lookahead` cycles. On the 2-channel tiny preset, where activations,
+  weights, program and results share every bank of a channel, this is most of the stall time
+  beyond the array's (a 37 x 41 x 29 GEMM: 4,902 cycles, 3,761 with refresh off).
 
 It gives the same answer for a program every time (no randomness) and is meant to track the
 RTL under the HBM timing model within a couple of per cent; ``tests/sim`` keeps it honest
@@ -36,7 +40,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..hw.buffers import BufferMap
+from ..hw.buffers import REGION_INSTR, BufferMap
 from ..hw.config import SystoleConfig
 from ..hw.dma import row_bytes_width
 from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
@@ -77,10 +81,19 @@ class Timing:
     dma_check : int
         A load descriptor's acceptance to its first burst (the engine's checks).
     row_conflict : int
-        Extra delay of a burst whose bank has another row open: precharge and activate (tRP +
-        tRCD, 23 cycles under HBM2E) plus the wait while the controller serves the row hits
-        queued before it (fitted on the 2-channel tiny preset, where weight LOADs share
-        banks with the activation stream).
+        Extra delay of a burst whose bank has another row (used in the last ``row_recent``
+        cycles) open. 0: the FR-FCFS controller hides precharge and activate behind other
+        banks' hits (a fitted 52 had stood in for refresh on the tiny preset).
+    row_recent : int
+        How recently the other row must have been used to count as a conflict.
+    refresh : bool
+        Model the HBM model's per-bank refresh.
+    refresh_phase : int
+        Cycles from the memory model's cycle 0 to START (the host's register writes).
+    refresh_lookahead : int
+        Banks used in the last this many cycles count as needed by queued requests when a
+        refresh picks its bank (fitted on tiny GEMMs; the errors move by several per cent
+        between 96 and 160).
     """
 
     fetch: int = 54
@@ -95,8 +108,11 @@ class Timing:
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
     dma_check: int = 4
-    row_conflict: int = 52
+    row_conflict: int = 0
     row_recent: int = 200
+    refresh: bool = True
+    refresh_phase: int = 3
+    refresh_lookahead: int = 128
 
 
 def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
@@ -119,31 +135,88 @@ class CyclePrediction:
 
 
 class _Banks:
-    """The row open in every bank of every channel and when it was last used (shared by both
-    DMA directions)."""
+    """The row open in every bank of every channel, when it was last used (shared by both DMA
+    directions), and the channel's per-bank refreshes."""
 
-    def __init__(self, config: SystoleConfig, memory: str, recent: float):
+    def __init__(self, config: SystoleConfig, memory: str, t: Timing):
         mem = config.memory
         self.channels, self.interleave = mem.channels, mem.interleave
-        self.map = AddressMap(PRESETS.get(memory, PRESETS["hbm2e"]))
-        self.recent = recent
+        hbm = PRESETS.get(memory, PRESETS["hbm2e"])
+        self.map = AddressMap(hbm)
+        self.recent, self.conflict_delay = t.row_recent, t.row_conflict
         self.open: list[dict[int, tuple[int, float]]] = [{} for _ in range(mem.channels)]
+        # Per-bank refresh (the HBM model's default): every ``interval`` one bank not yet
+        # refreshed in the round is closed and blocked for ``blocked`` cycles.
+        ratio = hbm.clock_ratio
+        self.refresh = hbm.t_refi_pb > 0 and t.refresh
+        self.interval = hbm.t_refi_pb / ratio
+        self.blocked_for = hbm.t_rfc_pb / ratio
+        self.precharge, self.activate = hbm.t_rp / ratio, hbm.t_rcd / ratio
+        self.lookahead = t.refresh_lookahead
+        self.banks = hbm.banks
+        self.next_due = [self.interval - t.refresh_phase] * mem.channels
+        self.round: list[set[int]] = [set() for _ in range(mem.channels)]
+        self.blocked: list[dict[int, float]] = [{} for _ in range(mem.channels)]
+        self.busy_until = [0.0] * mem.channels
 
-    def conflict(self, channel: int, addr: int, nbytes: int, begin: float, end: float) -> bool:
-        """Open the rows of a burst at global ``addr`` that moves its data from ``begin`` to
-        ``end``; whether a bank it needs had another row open and in use ``recent`` cycles
-        before (a row left idle is closed in the background, as the controller does for
-        queued requests)."""
+    def _refresh(self, channel: int, needed: set[int], begin: float) -> None:
+        """Refresh the banks due by ``begin``. The controller decides at a burst: due while
+        the channel moves data, at once; due while it idles, at the next burst (``begin``).
+        It picks a bank no queued request needs (the one used last first), else the one
+        needed last; queued requests are approximated by the bursts of the last
+        ``refresh_lookahead`` cycles, the burst being served by ``needed``."""
+        opened, blocked = self.open[channel], self.blocked[channel]
+        while self.next_due[channel] <= begin:
+            due = self.next_due[channel]
+            self.next_due[channel] += self.interval
+            when = due if self.busy_until[channel] >= due else begin
+            if not self.round[channel]:
+                self.round[channel] = set(range(self.banks))
+
+            bank = max(self.round[channel], key=lambda b, when=when: self._priority(
+                opened, needed, b, when))
+            self.round[channel].discard(bank)
+            start = when + (self.precharge if bank in opened else 0.0)
+            blocked[bank] = start + self.blocked_for
+            opened.pop(bank, None)
+
+    def _priority(self, opened: dict, needed: set[int], bank: int, when: float) -> tuple:
+        """Refresh order: unneeded banks (the one used last first), then those used in the
+        last ``refresh_lookahead`` cycles (the one used longest ago first), the burst's last."""
+        used = opened[bank][1] if bank in opened else -1e9
+        if bank in needed:
+            return (0, 0.0, -bank)
+        if used > when - self.lookahead:
+            return (1, -used, -bank)
+        return (2, used, -bank)
+
+    def delay(self, channel: int, addr: int, nbytes: int, begin: float,
+              duration: float) -> float:
+        """Open the rows of a burst at global ``addr`` that could move its data from ``begin``
+        for ``duration`` cycles; return how much later it starts: a bank under refresh
+        (until it is free and activated), or a row conflict (another row open in a bank it
+        needs and in use ``row_recent`` cycles before: a row left idle is closed in the
+        background, as the controller does for queued requests)."""
         granule = addr // self.interleave
         local = (granule // self.channels) * self.interleave + addr % self.interleave
         _, segments = self.map.atom_banks(local, nbytes)
+        needed = {bank for bank, _ in segments}
+        extra = 0.0
+        if self.refresh:
+            self._refresh(channel, needed, begin)
+            free = max(self.blocked[channel].get(bank, -1e9) for bank in needed)
+            extra = max(0.0, free + self.activate - begin)
         banks, conflict = self.open[channel], False
         for bank, row in segments:
             other, used = banks.get(bank, (row, 0.0))
             conflict |= other != row and used > begin - self.recent
+        if conflict and extra < self.conflict_delay:
+            extra = self.conflict_delay
+        end = begin + extra + duration
         for bank, row in segments:
             banks[bank] = (row, end)
-        return conflict
+        self.busy_until[channel] = max(self.busy_until[channel], end)
+        return extra
 
 
 class _Engine:
@@ -154,7 +227,7 @@ class _Engine:
     after the request latency at its own bandwidth."""
 
     def __init__(self, config: SystoleConfig, latency: int, efficiency: float, check: int, *,
-                 store: bool, banks: _Banks, conflict: int):
+                 store: bool, banks: _Banks):
         mem = config.memory
         bmap = BufferMap(config)
         # The DMA unit merges contiguous rows into one descriptor row when it fits the field.
@@ -163,7 +236,7 @@ class _Engine:
         self.max_bytes = mem.max_burst * mem.data_bytes
         self.outstanding = mem.outstanding
         self.latency, self.check = latency, check
-        self.banks, self.conflict = banks, conflict
+        self.banks = banks
         self.bandwidth = mem.data_bytes * efficiency
         self.free = [0.0] * mem.channels   # when each channel's data path is free
         self.window: list[list[float]] = [[] for _ in range(mem.channels)]  # burst ends
@@ -194,9 +267,7 @@ class _Engine:
             if len(window) >= self.outstanding:
                 burst = max(burst, window[-self.outstanding])
             begin = max(burst + self.latency, self.free[channel])
-            if self.conflict and self.banks.conflict(channel, start, nbytes, begin,
-                                                     begin + nbytes / self.bandwidth):
-                begin += self.conflict
+            begin += self.banks.delay(channel, start, nbytes, begin, nbytes / self.bandwidth)
             self.free[channel] = begin + nbytes / self.bandwidth
             window.append(self.free[channel])
             done = max(done, self.free[channel])
@@ -221,12 +292,13 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     words = [decode(word) for word in instructions]
     if not any(f["opcode"] == Opcode.HALT for f in words):
         raise ValueError("the program has no HALT")
-    banks = _Banks(config, "hbm2e", t.row_recent)
+    banks = _Banks(config, "hbm2e", t)
     load_dma = _Engine(config, t.read_latency - t.dma_check, t.bandwidth_efficiency,
-                       t.dma_check, store=False, banks=banks, conflict=t.row_conflict)
-    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0, store=True, banks=banks,
-                        conflict=t.row_conflict)
-    half = max(1, config.buffers.instr_depth // 2) * BufferMap(config).instrs_per_word
+                       t.dma_check, store=False, banks=banks)
+    store_dma = _Engine(config, 0, t.bandwidth_efficiency, 0, store=True, banks=banks)
+    # A ring half in instructions (``instr_depth`` counts instructions, the ring words).
+    bmap = BufferMap(config)
+    half = max(1, bmap.depth[REGION_INSTR] // 2) * bmap.instrs_per_word
 
     pushes: dict[tuple[Unit, Unit], list[float]] = defaultdict(list)   # (from, to) -> times
     popped: dict[tuple[Unit, Unit], int] = defaultdict(int)
