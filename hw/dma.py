@@ -23,7 +23,6 @@ from amaranth.utils import ceil_log2, exact_log2
 from .addrmap import AddressMap
 from .config import MemoryConfig
 from .dma_channel import (
-    TAG_BITS,
     BufferReadSignature,
     BufferWriteSignature,
     ReadChannel,
@@ -71,12 +70,17 @@ class DmaEngine(wiring.Component):
     store : bool
         ``False``: memory to buffer (load, AXI reads). ``True``: buffer to memory (store, AXI
         writes).
+    range_checks : bool
+        Check that the tile lies inside the memory and the buffer (``MEM_RANGE``,
+        ``BUF_RANGE``; two multiplies). A user that only issues descriptors it has checked
+        itself (the chip: the sequencer's checks) leaves them out; the engine then moves
+        whatever it is given, wrapping addresses.
 
     Members
     -------
     cmd : In(stream.Signature(descriptor_layout(config)))
         Descriptors; the next is accepted as soon as the previous one's last burst is issued
-        (up to ``2**TAG_BITS`` descriptors awaiting their status).
+        (up to ``config.descriptors`` descriptors awaiting their status).
     status : Out(stream.Signature(status_layout()))
         One per descriptor, in order: a :class:`DmaError` code. ``RESP`` is reported on the
         first status after a channel saw a non-OKAY response.
@@ -93,9 +97,10 @@ class DmaEngine(wiring.Component):
     splitting the next descriptor while the previous one completes.
     """
 
-    def __init__(self, config: MemoryConfig, *, store: bool):
+    def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True):
         self.config = config
         self.store = store
+        self.range_checks = range_checks
         channel_cls = WriteChannel if store else ReadChannel
         buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
         self._channels = [channel_cls(config) for _ in range(config.channels)]
@@ -156,11 +161,11 @@ class DmaEngine(wiring.Component):
         # order. Each descriptor in flight owns a tag (its slot among MARKERS); every burst
         # carries it, and a per-tag counter of unfinished bursts tells when the descriptor is
         # complete. Statuses leave in descriptor order (the marker FIFO).
-        slots = 1 << TAG_BITS
+        slots = cfg.descriptors
         count_width = ceil_log2(cfg.channels * cfg.outstanding + 2) + 1
         unfinished = [Signal(count_width, name=f"unfinished{s}") for s in range(slots)]
-        split_tag = Signal(TAG_BITS)      # tag of the descriptor being split
-        head_tag = Signal(TAG_BITS)       # tag of the oldest descriptor awaiting its status
+        split_tag = Signal(cfg.tag_bits)      # tag of the descriptor being split
+        head_tag = Signal(cfg.tag_bits)       # tag of the oldest descriptor awaiting its status
         marker_layout = data.StructLayout({"error": 3})
         m.submodules.markers = markers = fifo.SyncFIFOBuffered(width=marker_layout.size,
                                                                depth=slots)
@@ -203,11 +208,13 @@ class DmaEngine(wiring.Component):
                     m.d.sync += desc.eq(self.cmd.payload)
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
-                rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
-                m.d.sync += [
-                    extent.eq(desc.mem_addr + rows_minus_1 * desc.stride + desc.row_bytes),
-                    buf_extent.eq(desc.buf_addr + desc.rows * (desc.row_bytes >> beat_bits)),
-                ]
+                if self.range_checks:
+                    rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
+                    m.d.sync += [
+                        extent.eq(desc.mem_addr + rows_minus_1 * desc.stride + desc.row_bytes),
+                        buf_extent.eq(desc.buf_addr
+                                      + desc.rows * (desc.row_bytes >> beat_bits)),
+                    ]
                 m.next = "CHECK-2"
             with m.State("CHECK-2"):
                 misaligned = ((desc.mem_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
@@ -217,9 +224,9 @@ class DmaEngine(wiring.Component):
                     m.d.comb += finish(DmaError.ALIGN)
                 with m.Elif(empty):
                     m.d.comb += finish(DmaError.NONE)
-                with m.Elif(extent > cfg.size):
+                with m.Elif(extent > cfg.size if self.range_checks else False):
                     m.d.comb += finish(DmaError.MEM_RANGE)
-                with m.Elif(buf_extent > cfg.buffer_depth):
+                with m.Elif(buf_extent > cfg.buffer_depth if self.range_checks else False):
                     m.d.comb += finish(DmaError.BUF_RANGE)
                 with m.Else():
                     m.d.sync += [

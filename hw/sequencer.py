@@ -150,7 +150,14 @@ class Sequencer(wiring.Component):
         instr = Signal(instr_layout())
         header = instr.header
         ops = instr.operands
-        span = Signal(32 + 16 + 1)            # (rows - 1) * stride
+        # Memory range check, narrowed to the memory's address width: it matters only for
+        # an instruction that passed the buffer check, whose rows fit the largest buffer.
+        # Addresses or strides reaching past the memory decide the check on their own.
+        aw = mem.addr_width
+        rows_bits = max(1, (max(buf.act_depth, buf.weight_depth, buf.acc_depth,
+                                buf.param_depth) - 1).bit_length())
+        span = Signal(rows_bits + aw)         # (rows - 1) * stride, when it is below 2**aw
+        span_big = Signal()                   # (rows - 1) * stride >= memory size
         code = Signal(8)
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
@@ -172,9 +179,12 @@ class Sequencer(wiring.Component):
                                 cfg.word_bytes("act"))))
         moves_data = (opcode == Opcode.LOAD) | (opcode == Opcode.STORE)
 
+        # Without a post-processing unit (``config.postproc``) POSTPROC is illegal.
         known = ((opcode == Opcode.LOAD) & (ops.load.buffer <= Buffer.PARAM)) \
-            | (opcode == Opcode.MATMUL) | is_store_unit | (opcode == Opcode.HALT) \
+            | (opcode == Opcode.MATMUL) | (opcode == Opcode.STORE) | (opcode == Opcode.HALT) \
             | ((opcode == Opcode.SYNC) & (ops.sync.unit <= Unit.STORE))
+        if cfg.postproc:
+            known |= opcode == Opcode.POSTPROC
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
         load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth,
                          Mux(ops.load.buffer == Buffer.PARAM, buf.param_depth, buf.act_depth))
@@ -192,7 +202,9 @@ class Sequencer(wiring.Component):
                     | (ops.matmul.acc_addr + ops.matmul.rows > buf.acc_depth))
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
-        out_of_memory = moves_data & (mem_addr + span + row_bytes > mem.size)
+        addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False
+        out_of_memory = moves_data & (span_big | addr_big
+                                      | (mem_addr[:aw] + span + row_bytes > mem.size))
 
         # Commands for the units.
         flags = {flag: getattr(header, flag) for flag in FLAGS}
@@ -281,7 +293,10 @@ class Sequencer(wiring.Component):
                     m.d.comb += take.eq(1)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                m.d.sync += span.eq((rows - 1) * stride)
+                rows_m1 = (rows - 1)[:rows_bits]
+                stride_big = stride[aw:].any() if aw < len(stride) else False
+                m.d.sync += [span.eq(rows_m1 * stride[:aw]),
+                             span_big.eq(stride_big & rows_m1.any())]
                 m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 with m.If(~known):

@@ -1,5 +1,7 @@
 """The whole chip in the Amaranth simulator: hand-written programs, results and error stops."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,16 @@ def test_accumulate_over_two_matmuls():
     (encode("STORE", acc_addr=0, rows=2, mem_addr=0x3808, stride=WORD), ErrorCode.MISALIGNED),
     (encode("STORE", acc_addr=0, rows=2, mem_addr=(1 << 20) - WORD, stride=WORD),
      ErrorCode.MEMORY_RANGE),
+    # The range check is narrowed to the memory's address width: addresses and strides past
+    # the memory decide it on their own; a single row never uses its stride.
+    (encode("STORE", acc_addr=0, rows=2, mem_addr=0, stride=1 << 20), ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=2, mem_addr=0, stride=(1 << 24) - WORD),
+     ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=1, mem_addr=1 << 20, stride=WORD),
+     ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=1, mem_addr=(1 << 32) - WORD, stride=WORD),
+     ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=256, mem_addr=0, stride=4128), ErrorCode.MEMORY_RANGE),
 ])
 def test_bad_instruction_stops_before_writing(bad, code):
     """The bad instruction comes after a correct GEMM and before a second STORE: the GEMM's
@@ -132,3 +144,17 @@ def test_stall_breakdown_adds_up_to_cycles(mode):
         # array, the accumulators and the STORE's write response (drain).
         assert breakdown == {"ARRAY_BUSY": 9, "STALL_WEIGHTS": 4, "STALL_INPUTS": 4,
                              "STALL_MEMORY": 19, "STALL_DRAIN": 43, "STALL_SEQUENCER": 33}
+
+
+def test_small_control_options_keep_results_and_cycles():
+    """``stall_counters=False`` leaves the STALL_* registers at 0 and changes nothing else;
+    ``postproc=False`` runs GEMMs in the same cycles (the post-processor only forwards them)."""
+    a, b = operands(9)
+    image = image_with(gemm_program(9), a, b)
+    full = run_chip(CONFIG, image, 0).registers
+    small = run_chip(replace(CONFIG, postproc=False, stall_counters=False), image, 0)
+    np.testing.assert_array_equal(result(small.memory, 9), matmul_int32(a, b))
+    stalls = [name for name in COUNTER_REGISTERS.values() if name.startswith("STALL_")]
+    assert all(small.registers[name] == 0 for name in stalls)
+    assert {name: value for name, value in small.registers.items() if name not in stalls} == \
+        {name: value for name, value in full.items() if name not in stalls}
