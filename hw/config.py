@@ -330,7 +330,7 @@ PRESETS: dict[str, SystoleConfig] = {
     "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
                                 memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                     size=64 << 10, interleave=512,
-                                                    outstanding=4, buffer_depth=64,
+                                                    outstanding=2, buffer_depth=64,
                                                     descriptors=2),
                                 # 32 instructions: yosys maps a ring this deep to block RAM
                                 # (4, two beats each, took some 500 flip-flops).

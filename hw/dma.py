@@ -205,7 +205,13 @@ class DmaEngine(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(markers.w_rdy)
                 with m.If(self.cmd.valid & markers.w_rdy):
-                    m.d.sync += desc.eq(self.cmd.payload)
+                    # The splitter starts from the descriptor's fields; the checks read them
+                    # there, so ``desc`` keeps only what the split and the range checks need.
+                    payload = self.cmd.payload
+                    m.d.sync += [
+                        desc.eq(payload), row_addr.eq(payload.mem_addr), col.eq(0),
+                        rows_left.eq(payload.rows), buf_ptr.eq(payload.buf_addr),
+                    ]
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
                 if self.range_checks:
@@ -217,8 +223,8 @@ class DmaEngine(wiring.Component):
                     ]
                 m.next = "CHECK-2"
             with m.State("CHECK-2"):
-                misaligned = ((desc.mem_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
-                empty = (desc.rows == 0) | (desc.row_bytes == 0)
+                misaligned = ((row_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
+                empty = (rows_left == 0) | (desc.row_bytes == 0)
                 m.next = "IDLE"
                 with m.If(misaligned):
                     m.d.comb += finish(DmaError.ALIGN)
@@ -229,10 +235,6 @@ class DmaEngine(wiring.Component):
                 with m.Elif(buf_extent > cfg.buffer_depth if self.range_checks else False):
                     m.d.comb += finish(DmaError.BUF_RANGE)
                 with m.Else():
-                    m.d.sync += [
-                        row_addr.eq(desc.mem_addr), col.eq(0),
-                        rows_left.eq(desc.rows), buf_ptr.eq(desc.buf_addr),
-                    ]
                     m.next = "SPLIT"
             with m.State("SPLIT"):
                 for index, channel in enumerate(self._channels):

@@ -146,7 +146,6 @@ class Sequencer(wiring.Component):
         word = Signal(range(max(half_words, 2)))
         slot = Signal(range(max(ipw, 2)))
         half = Signal()
-        ring_word = Signal(len(self.instr.data))
         instr = Signal(instr_layout())
         header = instr.header
         ops = instr.operands
@@ -234,7 +233,7 @@ class Sequencer(wiring.Component):
             m.d.comb += stream_.payload.sync.eq(is_sync)
         targets = {Unit.LOAD: self.load, Unit.COMPUTE: self.compute, Unit.STORE: self.store}
 
-        # Front: READ (ring read), SELECT (register the ring word), PICK (the instruction of
+        # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
         end_of_half = last_slot & (word == half_words - 1)
         with m.FSM(name="front"):
@@ -243,9 +242,11 @@ class Sequencer(wiring.Component):
                     m.d.comb += self.instr.en.eq(1)
                     m.next = "SELECT"
             with m.State("SELECT"):
-                m.d.sync += ring_word.eq(self.instr.data)
+                # The ring word is on the read port; it stays there (``en`` low) until the next
+                # READ, so it needs no register of its own.
                 m.next = "PICK"
             with m.State("PICK"):
+                ring_word = self.instr.data
                 picked = Signal(instr_layout())
                 m.d.comb += picked.eq(ring_word.word_select(slot, INSTR_BITS) if ipw > 1
                                       else ring_word[:INSTR_BITS])
