@@ -3,7 +3,7 @@ them to the load, compute and store units."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -107,15 +107,26 @@ class Sequencer(wiring.Component):
                 running.eq(0), stopping.eq(1),
             ]
 
+        # Program addresses. Fetch never passes the end of memory, and decode never passes
+        # fetch, so above bit ``addr_width`` every address of a run is that of ``prog_addr``
+        # (a program starting past the memory fetches nothing): the counters hold only the low
+        # bits, ``pc_hi`` the rest.
+        pc_bits = min(32, mem.addr_width + 1)
+        pc_hi = Signal(32 - pc_bits)
+
+        def program_address(name):
+            low = Signal(pc_bits, name=f"{name}_low")
+            return low, Cat(low, pc_hi)
+
         # ---- fetch: two halves, filled alternately --------------------------------------------
         full = Signal(2)        # half h holds instructions not yet decoded
         fetching = Signal(2)    # a descriptor for half h is in flight
         fetch_half = Signal()   # next half to fill
-        fetch_pc = Signal(32)
+        fetch_low, fetch_pc = program_address("fetch_pc")
         oldest = Signal()       # half of the oldest fetch in flight (statuses come in order)
         fetch_on = Signal()
         target_free = ~Mux(fetch_half, full[1] | fetching[1], full[0] | fetching[0])
-        in_memory = (fetch_pc + half_bytes) <= mem.size
+        in_memory = (pc_hi == 0) & ((fetch_low + half_bytes) <= mem.size)
         desc = self.fetch_cmd.payload
         m.d.comb += [
             self.fetch_cmd.valid.eq(running & fetch_on & target_free & in_memory),
@@ -125,7 +136,7 @@ class Sequencer(wiring.Component):
             self.fetch_status.ready.eq(1),
         ]
         with m.If(self.fetch_cmd.valid & self.fetch_cmd.ready):
-            m.d.sync += [fetch_pc.eq(fetch_pc + half_bytes), fetch_half.eq(~fetch_half),
+            m.d.sync += [fetch_low.eq(fetch_low + half_bytes), fetch_half.eq(~fetch_half),
                          fetching.bit_select(fetch_half, 1).eq(1)]
         with m.If(self.fetch_status.valid):
             m.d.sync += [fetching.bit_select(oldest, 1).eq(0), oldest.eq(~oldest)]
@@ -137,10 +148,10 @@ class Sequencer(wiring.Component):
         # ---- decode ---------------------------------------------------------------------------
         # Two stages: the front reads the next instruction from the ring into ``staged`` while
         # the back checks and dispatches the current one (``instr`` at ``pc``).
-        pc = Signal(32)                       # address of ``instr`` (the back's)
-        front_pc = Signal(32)                 # address of the next instruction to read
+        pc_low, pc = program_address("pc")    # address of ``instr`` (the back's)
+        front_low, _ = program_address("front_pc")   # the next instruction to read
         staged = Signal(instr_layout())
-        staged_pc = Signal(32)
+        staged_low, _ = program_address("staged_pc")
         staged_valid = Signal()
         take = Signal()                       # the back takes ``staged`` this cycle
         word = Signal(range(max(half_words, 2)))
@@ -256,8 +267,8 @@ class Sequencer(wiring.Component):
                     m.d.sync += fetch_on.eq(0)
                 m.d.sync += [
                     staged.eq(picked),
-                    staged_pc.eq(front_pc), staged_valid.eq(running),
-                    front_pc.eq(front_pc + INSTR_BYTES),
+                    staged_low.eq(front_low), staged_valid.eq(running),
+                    front_low.eq(front_low + INSTR_BYTES),
                 ]
                 if ipw > 1:
                     m.d.sync += slot.eq(Mux(last_slot, 0, slot + 1))
@@ -267,7 +278,7 @@ class Sequencer(wiring.Component):
                     m.d.sync += [full.bit_select(half, 1).eq(0), half.eq(~half)]
                 m.next = "READ"
         with m.If(take):
-            m.d.sync += [instr.eq(staged), pc.eq(staged_pc), staged_valid.eq(0)]
+            m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
         with m.If(~running):
             m.d.sync += staged_valid.eq(0)
 
@@ -276,8 +287,9 @@ class Sequencer(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [
                         self.error.eq(0), self.error_code.eq(0), self.error_pc.eq(0),
-                        pc.eq(self.prog_addr), front_pc.eq(self.prog_addr),
-                        fetch_pc.eq(self.prog_addr), staged_valid.eq(0),
+                        pc_hi.eq(self.prog_addr[pc_bits:]), pc_low.eq(self.prog_addr),
+                        front_low.eq(self.prog_addr), fetch_low.eq(self.prog_addr),
+                        staged_valid.eq(0),
                         full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
                         half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),
                     ]

@@ -158,3 +158,19 @@ def test_small_control_options_keep_results_and_cycles():
     assert all(small.registers[name] == 0 for name in stalls)
     assert {name: value for name, value in small.registers.items() if name not in stalls} == \
         {name: value for name, value in full.items() if name not in stalls}
+
+
+def test_program_at_the_end_of_memory():
+    """The last ring half of memory: fetch stops exactly at the end (the sequencer keeps
+    program addresses in ``addr_width + 1`` bits)."""
+    a, b = operands(3, seed=4)
+    program = gemm_program(3)
+    image = np.zeros(1 << 20, np.uint8)
+    image[:0x4000] = image_with([], a, b)
+    prog_addr = (1 << 20) - 128                  # one ring half (8 instructions) of 16
+    for index, word in enumerate(program):
+        image[prog_addr + 16 * index:][:16] = np.frombuffer(word.to_bytes(16, "little"),
+                                                          np.uint8)
+    run = run_chip(CONFIG, image, prog_addr)
+    assert run.registers["ERROR_CODE"] == 0 and run.registers["STATUS"] & 0b110 == 0b010
+    np.testing.assert_array_equal(result(run.memory, 3), matmul_int32(a, b))
