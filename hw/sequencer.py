@@ -3,7 +3,7 @@ them to the load, compute and store units."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,6 +26,15 @@ from .isa import (
 )
 
 __all__ = ["Sequencer"]
+
+
+def _exceeds(addr, count, depth, max_depth: int | None = None):
+    """``addr + count > depth`` for a buffer of at most ``max_depth`` words, in the bits that
+    hold ``max_depth``: any higher bit set decides it alone."""
+    max_depth = depth if max_depth is None else max_depth
+    bits = max_depth.bit_length()
+    high = Value.cast(addr)[bits:].any() | Value.cast(count)[bits:].any()
+    return high | (Value.cast(addr)[:bits] + Value.cast(count)[:bits] > depth)
 
 
 class Sequencer(wiring.Component):
@@ -198,18 +207,22 @@ class Sequencer(wiring.Component):
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
         load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth,
                          Mux(ops.load.buffer == Buffer.PARAM, buf.param_depth, buf.act_depth))
+        load_max = max(buf.weight_depth, buf.param_depth, buf.act_depth)
         pp = ops.postproc
         postproc_out_of_buffer = (
-            (pp.acc_addr + pp.rows > buf.acc_depth) | (pp.param_addr >= buf.param_depth)
-            | (pp.dst_addr + pp.rows > Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
-                                           buf.acc_depth)))
+            _exceeds(pp.acc_addr, pp.rows, buf.acc_depth) | (pp.param_addr >= buf.param_depth)
+            | _exceeds(pp.dst_addr, pp.rows, Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
+                                                 buf.acc_depth),
+                       max(buf.act_depth, buf.acc_depth)))
         out_of_buffer = Mux(
-            opcode == Opcode.LOAD, ops.load.buf_addr + ops.load.rows > load_depth,
-            Mux(opcode == Opcode.STORE, ops.store.acc_addr + ops.store.rows > buf.acc_depth,
+            opcode == Opcode.LOAD,
+            _exceeds(ops.load.buf_addr, ops.load.rows, load_depth, load_max),
+            Mux(opcode == Opcode.STORE, _exceeds(ops.store.acc_addr, ops.store.rows,
+                                                 buf.acc_depth),
                 (opcode == Opcode.MATMUL) & (
-                    (ops.matmul.act_addr + ops.matmul.rows > buf.act_depth)
-                    | (ops.matmul.weight_addr + cfg.array.rows > buf.weight_depth)
-                    | (ops.matmul.acc_addr + ops.matmul.rows > buf.acc_depth))
+                    _exceeds(ops.matmul.act_addr, ops.matmul.rows, buf.act_depth)
+                    | _exceeds(ops.matmul.weight_addr, cfg.array.rows, buf.weight_depth)
+                    | _exceeds(ops.matmul.acc_addr, ops.matmul.rows, buf.acc_depth))
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
         addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False

@@ -85,6 +85,13 @@ def test_accumulate_over_two_matmuls():
     (encode("STORE", acc_addr=0, rows=0, mem_addr=0x3800, stride=WORD), ErrorCode.EMPTY),
     (encode("STORE", acc_addr=250, rows=9, mem_addr=0x3800, stride=WORD),
      ErrorCode.BUFFER_RANGE),
+    # Buffer checks add in the bits of the buffer depth; higher bits decide on their own.
+    (encode("STORE", acc_addr=0xFFFF, rows=1, mem_addr=0x3800, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
+    (encode("STORE", acc_addr=1, rows=0x8200, mem_addr=0x3800, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
+    (encode("LOAD", buffer=1, buf_addr=0x200, rows=1, mem_addr=0, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
     (encode("STORE", acc_addr=0, rows=2, mem_addr=0x3808, stride=WORD), ErrorCode.MISALIGNED),
     (encode("STORE", acc_addr=0, rows=2, mem_addr=(1 << 20) - WORD, stride=WORD),
      ErrorCode.MEMORY_RANGE),
