@@ -126,24 +126,23 @@ class DmaEngine(wiring.Component):
         extent = Signal(cfg.addr_width + ROWS_WIDTH + 1)     # mem bytes spanned by the tile
         buf_extent = Signal(ROWS_WIDTH + ROW_BYTES_WIDTH + 1)  # buffer beats of the tile
 
-        # Splitter state, in beats.
-        row_addr = Signal(cfg.addr_width)
-        col = Signal(ROW_BYTES_WIDTH)         # bytes done in this row
+        # Splitter state. The next burst's address and the bytes left in its row are kept in
+        # registers (not derived from a column count) and the burst length is the smallest of
+        # three candidates compared side by side: the path from the state to the next state
+        # is one short subtraction, a compare and an add.
+        row_addr = Signal(cfg.addr_width)     # start of the current row
+        addr = Signal(cfg.addr_width)         # next burst: row_addr + bytes done in the row
+        remaining = Signal(ROW_BYTES_WIDTH)   # bytes of the row still to issue
         rows_left = Signal(ROWS_WIDTH)
         buf_ptr = Signal(cfg.buffer_addr_width)
 
-        addr = Signal(cfg.addr_width)
-        remaining = Signal(ROW_BYTES_WIDTH)
         to_granule = Signal(range(cfg.interleave + 1))
         nbytes = Signal(range(max(cfg.interleave, cfg.max_burst * cfg.data_bytes) + 1))
         max_bytes = cfg.max_burst * cfg.data_bytes
-        m.d.comb += [
-            addr.eq(row_addr + col),
-            remaining.eq(desc.row_bytes - col),
-            to_granule.eq(cfg.interleave - addr[:exact_log2(cfg.interleave)]),
-        ]
-        smaller = Mux(remaining < to_granule, remaining, to_granule)
-        m.d.comb += nbytes.eq(Mux(smaller < max_bytes, smaller, max_bytes))
+        m.d.comb += to_granule.eq(cfg.interleave - addr[:exact_log2(cfg.interleave)])
+        row_end = (remaining <= to_granule) & (remaining <= max_bytes)   # the row's last burst
+        m.d.comb += nbytes.eq(Mux(row_end, remaining,
+                                  Mux(to_granule <= max_bytes, to_granule, max_bytes)))
 
         burst = Signal(burst_layout(cfg))
         m.d.comb += [
@@ -209,7 +208,8 @@ class DmaEngine(wiring.Component):
                     # there, so ``desc`` keeps only what the split and the range checks need.
                     payload = self.cmd.payload
                     m.d.sync += [
-                        desc.eq(payload), row_addr.eq(payload.mem_addr), col.eq(0),
+                        desc.eq(payload), row_addr.eq(payload.mem_addr),
+                        addr.eq(payload.mem_addr), remaining.eq(payload.row_bytes),
                         rows_left.eq(payload.rows), buf_ptr.eq(payload.buf_addr),
                     ]
                     m.next = "CHECK-1"
@@ -241,15 +241,16 @@ class DmaEngine(wiring.Component):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
                     m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
-                    with m.If(nbytes == remaining):
-                        m.d.sync += [col.eq(0), row_addr.eq(row_addr + desc.stride),
-                                     rows_left.eq(rows_left - 1)]
+                    with m.If(row_end):
+                        next_row = row_addr + desc.stride
+                        m.d.sync += [row_addr.eq(next_row), addr.eq(next_row),
+                                     remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1)]
                         with m.If(rows_left == 1):
                             # The FSM only accepts a descriptor when a marker slot is free.
                             m.d.comb += finish(DmaError.NONE)
                             m.next = "IDLE"
                     with m.Else():
-                        m.d.sync += col.eq(col + nbytes)
+                        m.d.sync += [addr.eq(addr + nbytes), remaining.eq(remaining - nbytes)]
         # Outside the FSM's case statement, so the Verilog computes it continuously from time 0
         # (Icarus does not run always @* blocks before their inputs change, and the burst
         # counters would latch the X).
