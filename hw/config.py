@@ -313,12 +313,16 @@ PRESETS: dict[str, SystoleConfig] = {
     "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
     # FPGA prototypes (systole fpga, README "FPGA prototype"): one narrow memory channel in
     # block RAM, small buffers. ULX3S 85F: MULT18X18D PEs (156 DSPs); iCEBreaker: 8 SB_MAC16.
+    # No post-processor on either: its write ports into the activation and accumulator
+    # buffers leave yosys no block-RAM mapping for them on the ECP5 (it falls back to
+    # flip-flops and runs out of memory), and the UP5K has no room for it.
     "ulx3s": SystoleConfig(name="ulx3s", array=ArrayConfig(rows=12, cols=12, multiplier="ecp5"),
                            memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                size=128 << 10, interleave=512, outstanding=4,
                                                buffer_depth=256),
                            buffers=BufferConfig(act_depth=512, weight_depth=128, acc_depth=512,
-                                                instr_depth=16)),
+                                                instr_depth=16),
+                           postproc=False),
     # The same with a 10 x 10 array (106 of 156 DSPs): routes much faster than 12 x 12.
     "ulx3s10": SystoleConfig(name="ulx3s10",
                              array=ArrayConfig(rows=10, cols=10, multiplier="ecp5"),
@@ -326,7 +330,8 @@ PRESETS: dict[str, SystoleConfig] = {
                                                  size=128 << 10, interleave=512, outstanding=4,
                                                  buffer_depth=256),
                              buffers=BufferConfig(act_depth=512, weight_depth=128,
-                                                  acc_depth=512, instr_depth=16)),
+                                                  acc_depth=512, instr_depth=16),
+                             postproc=False),
     "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
                                 memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                     size=64 << 10, interleave=512,
@@ -336,8 +341,7 @@ PRESETS: dict[str, SystoleConfig] = {
                                 # (4, two beats each, took some 500 flip-flops).
                                 buffers=BufferConfig(act_depth=64, weight_depth=16,
                                                      acc_depth=64, instr_depth=32),
-                                # The UP5K's 5,280 logic cells hold neither the post-processor
-                                # nor the stall counters.
+                                # Nor room for the stall counters.
                                 postproc=False, stall_counters=False),
 }
 
