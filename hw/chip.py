@@ -55,21 +55,24 @@ class SystoleChip(wiring.Component):
         bmap = BufferMap(cfg)
         array = cfg.array
 
-        m.submodules.csr = csr = ControlRegisters(rows=array.rows, cols=array.cols)
+        m.submodules.csr = csr = ControlRegisters(rows=array.rows, cols=array.cols,
+                                                  stall_counters=cfg.stall_counters)
         m.submodules.sequencer = seq = Sequencer(cfg)
         m.submodules.tokens = tokens = TokenQueues()
         m.submodules.load_unit = load_unit = DmaUnit(cfg, store=False)
         m.submodules.store_unit = store_unit = DmaUnit(cfg, store=True)
-        m.submodules.postproc_unit = postproc_unit = PostProcUnit(cfg)
         m.submodules.compute = compute = ComputeUnit(cfg, row_module=self.row_module)
         m.submodules.arbiter = arbiter = DmaArbiter(descriptor_layout(bmap.load_memory))
-        m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False)
-        m.submodules.store_dma = store_dma = DmaEngine(bmap.store_memory, store=True)
+        # The sequencer checks every descriptor's memory and buffer range before the units
+        # issue it (instruction fetch: before it fetches), so the engines need not.
+        m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False,
+                                                     range_checks=False)
+        m.submodules.store_dma = store_dma = DmaEngine(bmap.store_memory, store=True,
+                                                       range_checks=False)
         m.submodules.buffers = buffers = ChipBuffers(cfg)
         # For testbenches that observe the blocks (token traffic, unit states).
         self.parts = {"sequencer": seq, "tokens": tokens, "load_unit": load_unit,
-                      "store_unit": store_unit, "postproc_unit": postproc_unit,
-                      "compute": compute, "load_dma": load_dma,
+                      "store_unit": store_unit, "compute": compute, "load_dma": load_dma,
                       "store_dma": store_dma, "csr": csr}
 
         # Host interface.
@@ -81,24 +84,20 @@ class SystoleChip(wiring.Component):
             csr.busy.eq(seq.busy), csr.done.eq(seq.done), csr.error.eq(seq.error),
             csr.error_code.eq(seq.error_code), csr.error_pc.eq(seq.error_pc),
             csr.dispatched.eq(seq.dispatched), csr.activity.eq(compute.activity),
-            csr.store_idle.eq(store_unit.idle & postproc_unit.idle),
-            seq.units_idle.eq(load_unit.idle & store_unit.idle & compute.idle
-                              & postproc_unit.idle),
-            postproc_unit.store_idle.eq(store_unit.idle),
         ]
 
         # Sequencer to units; units to each other through the token queues.
         wiring.connect(m, seq.load, load_unit.cmd)
         wiring.connect(m, seq.compute, compute.cmd)
-        # STORE-unit commands pass the post-processing front (it runs POSTPROC itself).
-        wiring.connect(m, seq.store, postproc_unit.cmd)
-        wiring.connect(m, postproc_unit.store_cmd, store_unit.cmd)
+        store_idle = self._store_front(m, seq, store_unit, tokens, buffers)
+        m.d.comb += [
+            csr.store_idle.eq(store_idle),
+            seq.units_idle.eq(load_unit.idle & compute.idle & store_idle),
+        ]
         wiring.connect(m, seq.unit_errors[0], load_unit.error)
         wiring.connect(m, seq.unit_errors[1], store_unit.error)
         wiring.connect(m, load_unit.tokens, tokens.load)
         wiring.connect(m, compute.tokens, tokens.compute)
-        wiring.connect(m, store_unit.tokens, postproc_unit.store_tokens)
-        wiring.connect(m, postproc_unit.tokens, tokens.store)
 
         # DMA: instruction fetch (priority) and the load unit share the load engine.
         wiring.connect(m, seq.fetch_cmd, arbiter.clients[0])
@@ -119,10 +118,6 @@ class SystoleChip(wiring.Component):
         wiring.connect(m, compute.weight, buffers.weight)
         wiring.connect(m, compute.acc_read, buffers.acc_read)
         wiring.connect(m, compute.acc_write, buffers.acc_write)
-        wiring.connect(m, postproc_unit.param, buffers.param)
-        wiring.connect(m, postproc_unit.acc_read, buffers.post_acc_read)
-        wiring.connect(m, postproc_unit.acc_write, buffers.post_acc_write)
-        wiring.connect(m, postproc_unit.act_write, buffers.post_act_write)
 
         # Memory ports: reads belong to the load engine, writes to the store engine.
         beat = cfg.memory.data_bytes
@@ -135,3 +130,27 @@ class SystoleChip(wiring.Component):
         m.d.comb += [csr.bytes_read.eq(sum(read_beats) * beat),
                      csr.bytes_written.eq(sum(write_beats) * beat)]
         return m
+
+    def _store_front(self, m, seq, store_unit, tokens, buffers):
+        """The store unit's command and token path; returns its idle signal.
+
+        STORE-unit commands pass the post-processing front (it runs POSTPROC itself), unless
+        the configuration has none: then the sequencer rejects POSTPROC and the commands go
+        straight to the DMA unit.
+        """
+        if not self.config.postproc:
+            wiring.connect(m, seq.store, store_unit.cmd)
+            wiring.connect(m, store_unit.tokens, tokens.store)
+            return store_unit.idle
+        m.submodules.postproc_unit = postproc_unit = PostProcUnit(self.config)
+        self.parts["postproc_unit"] = postproc_unit
+        m.d.comb += postproc_unit.store_idle.eq(store_unit.idle)
+        wiring.connect(m, seq.store, postproc_unit.cmd)
+        wiring.connect(m, postproc_unit.store_cmd, store_unit.cmd)
+        wiring.connect(m, store_unit.tokens, postproc_unit.store_tokens)
+        wiring.connect(m, postproc_unit.tokens, tokens.store)
+        wiring.connect(m, postproc_unit.param, buffers.param)
+        wiring.connect(m, postproc_unit.acc_read, buffers.post_acc_read)
+        wiring.connect(m, postproc_unit.acc_write, buffers.post_acc_write)
+        wiring.connect(m, postproc_unit.act_write, buffers.post_act_write)
+        return store_unit.idle & postproc_unit.idle

@@ -11,7 +11,7 @@ from amaranth.utils import ceil_log2
 from .array import SystolicArray
 from .buffers import REGION_ACT, REGION_WEIGHT, BufferMap
 from .bufread import BufferReader, ReadPortSignature
-from .cmds import compute_cmd_layout
+from .cmds import compute_cmd_layout, flags_layout
 from .config import SystoleConfig
 from .perf import Activity
 from .tokens import TokenSignature
@@ -32,6 +32,8 @@ class ComputeUnit(wiring.Component):
     Members
     -------
     cmd : In(stream.Signature(compute_cmd_layout()))
+        Checked commands: a MATMUL's rows fit the activation buffer (the sequencer's buffer
+        range check).
     tokens : Out(TokenSignature())
     act, weight : Out(ReadPortSignature(...))
         Activation and weight buffer read ports.
@@ -78,13 +80,24 @@ class ComputeUnit(wiring.Component):
         cfg = self.config
         arr = cfg.array
         rows, cols, fmt = arr.rows, arr.cols, arr.fmt
-        cmd_layout = compute_cmd_layout()
         m.submodules.array = array = SystolicArray(arr, row_module=self.row_module)
 
-        # Queues between the token gate and the two feeders.
+        # Queues between the token gate and the two feeders. They hold the command narrowed to
+        # the buffers: addresses to the read and write ports' widths (the feeders' sums wrap
+        # there anyway) and ``rows`` to the activation buffer's depth (the sequencer's buffer
+        # check guarantees it).
+        cmd_layout = data.StructLayout({
+            "sync": 1, "flags": flags_layout(),
+            "act_addr": len(self.act.addr), "weight_addr": len(self.weight.addr),
+            "acc_addr": len(self.acc_write.addr), "rows": cfg.buffers.act_depth.bit_length(),
+            "accumulate": 1,
+        })
+        queued = Signal(cmd_layout)
         m.submodules.weight_q = weight_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
         m.submodules.act_q = act_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
         cmd, flags = self.cmd.payload, self.cmd.payload.flags
+        m.d.comb += [getattr(queued, name).eq(getattr(cmd, name))
+                     for name in cmd_layout.members]
         tokens_ok = ((~flags.pop_prev | self.tokens.prev_ready)
                      & (~flags.pop_next | self.tokens.next_ready))
         room = act_q.w_rdy & (weight_q.w_rdy | cmd.sync)
@@ -93,8 +106,8 @@ class ComputeUnit(wiring.Component):
             self.cmd.ready.eq(tokens_ok & room),
             self.tokens.pop_prev.eq(go & flags.pop_prev),
             self.tokens.pop_next.eq(go & flags.pop_next),
-            act_q.w_data.eq(cmd), act_q.w_en.eq(go),
-            weight_q.w_data.eq(cmd), weight_q.w_en.eq(go & ~cmd.sync),
+            act_q.w_data.eq(queued), act_q.w_en.eq(go),
+            weight_q.w_data.eq(queued), weight_q.w_en.eq(go & ~cmd.sync),
         ]
 
         # Weight feeder: rows words per MATMUL into the array's weight stream.
@@ -128,7 +141,7 @@ class ComputeUnit(wiring.Component):
             len(self.act.addr), len(self.act.data), meta_layout)
         wiring.connect(m, act_reader.port, wiring.flipped(self.act))
         a_head = data.View(cmd_layout, act_q.r_data)
-        a_index = Signal(16)
+        a_index = Signal.like(a_head.rows)
         in_flight = Signal(range(1 << 12))    # vectors read but not yet written back
         retire = Signal()
         request = act_reader.req

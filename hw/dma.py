@@ -23,7 +23,6 @@ from amaranth.utils import ceil_log2, exact_log2
 from .addrmap import AddressMap
 from .config import MemoryConfig
 from .dma_channel import (
-    TAG_BITS,
     BufferReadSignature,
     BufferWriteSignature,
     ReadChannel,
@@ -79,12 +78,17 @@ class DmaEngine(wiring.Component):
     store : bool
         ``False``: memory to buffer (load, AXI reads). ``True``: buffer to memory (store, AXI
         writes).
+    range_checks : bool
+        Check that the tile lies inside the memory and the buffer (``MEM_RANGE``,
+        ``BUF_RANGE``; two multiplies). A user that only issues descriptors it has checked
+        itself (the chip: the sequencer's checks) leaves them out; the engine then moves
+        whatever it is given, wrapping addresses.
 
     Members
     -------
     cmd : In(stream.Signature(descriptor_layout(config)))
         Descriptors; the next is accepted as soon as the previous one's last burst is issued
-        (up to ``2**TAG_BITS`` descriptors awaiting their status).
+        (up to ``config.descriptors`` descriptors awaiting their status).
     status : Out(stream.Signature(status_layout()))
         One per descriptor, in order: a :class:`DmaError` code. ``RESP`` is reported on the
         first status after a channel saw a non-OKAY response.
@@ -101,9 +105,10 @@ class DmaEngine(wiring.Component):
     splitting the next descriptor while the previous one completes.
     """
 
-    def __init__(self, config: MemoryConfig, *, store: bool):
+    def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True):
         self.config = config
         self.store = store
+        self.range_checks = range_checks
         channel_cls = WriteChannel if store else ReadChannel
         buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
         self._channels = [channel_cls(config) for _ in range(config.channels)]
@@ -130,24 +135,23 @@ class DmaEngine(wiring.Component):
         extent = Signal(max(cfg.addr_width, row_width) + ROWS_WIDTH + 1)  # mem bytes spanned
         buf_extent = Signal(max(cfg.buffer_addr_width, ROWS_WIDTH + row_width) + 1)  # beats
 
-        # Splitter state, in beats.
-        row_addr = Signal(cfg.addr_width)
-        col = Signal(row_width)               # bytes done in this row
+        # Splitter state. The next burst's address and the bytes left in its row are kept in
+        # registers (not derived from a column count) and the burst length is the smallest of
+        # three candidates compared side by side: the path from the state to the next state
+        # is one short subtraction, a compare and an add.
+        row_addr = Signal(cfg.addr_width)     # start of the current row
+        addr = Signal(cfg.addr_width)         # next burst: row_addr + bytes done in the row
+        remaining = Signal(row_width)         # bytes of the row still to issue
         rows_left = Signal(ROWS_WIDTH)
         buf_ptr = Signal(cfg.buffer_addr_width)
 
-        addr = Signal(cfg.addr_width)
-        remaining = Signal(row_width)
         to_granule = Signal(range(cfg.interleave + 1))
         nbytes = Signal(range(max(cfg.interleave, cfg.max_burst * cfg.data_bytes) + 1))
         max_bytes = cfg.max_burst * cfg.data_bytes
-        m.d.comb += [
-            addr.eq(row_addr + col),
-            remaining.eq(desc.row_bytes - col),
-            to_granule.eq(cfg.interleave - addr[:exact_log2(cfg.interleave)]),
-        ]
-        smaller = Mux(remaining < to_granule, remaining, to_granule)
-        m.d.comb += nbytes.eq(Mux(smaller < max_bytes, smaller, max_bytes))
+        m.d.comb += to_granule.eq(cfg.interleave - addr[:exact_log2(cfg.interleave)])
+        row_end = (remaining <= to_granule) & (remaining <= max_bytes)   # the row's last burst
+        m.d.comb += nbytes.eq(Mux(row_end, remaining,
+                                  Mux(to_granule <= max_bytes, to_granule, max_bytes)))
 
         burst = Signal(burst_layout(cfg))
         m.d.comb += [
@@ -165,11 +169,11 @@ class DmaEngine(wiring.Component):
         # order. Each descriptor in flight owns a tag (its slot among MARKERS); every burst
         # carries it, and a per-tag counter of unfinished bursts tells when the descriptor is
         # complete. Statuses leave in descriptor order (the marker FIFO).
-        slots = 1 << TAG_BITS
+        slots = cfg.descriptors
         count_width = ceil_log2(cfg.channels * cfg.outstanding + 2) + 1
         unfinished = [Signal(count_width, name=f"unfinished{s}") for s in range(slots)]
-        split_tag = Signal(TAG_BITS)      # tag of the descriptor being split
-        head_tag = Signal(TAG_BITS)       # tag of the oldest descriptor awaiting its status
+        split_tag = Signal(cfg.tag_bits)      # tag of the descriptor being split
+        head_tag = Signal(cfg.tag_bits)       # tag of the oldest descriptor awaiting its status
         marker_layout = data.StructLayout({"error": 3})
         m.submodules.markers = markers = fifo.SyncFIFOBuffered(width=marker_layout.size,
                                                                depth=slots)
@@ -209,47 +213,53 @@ class DmaEngine(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(markers.w_rdy)
                 with m.If(self.cmd.valid & markers.w_rdy):
-                    m.d.sync += desc.eq(self.cmd.payload)
+                    # The splitter starts from the descriptor's fields; the checks read them
+                    # there, so ``desc`` keeps only what the split and the range checks need.
+                    payload = self.cmd.payload
+                    m.d.sync += [
+                        desc.eq(payload), row_addr.eq(payload.mem_addr),
+                        addr.eq(payload.mem_addr), remaining.eq(payload.row_bytes),
+                        rows_left.eq(payload.rows), buf_ptr.eq(payload.buf_addr),
+                    ]
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
-                rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
-                m.d.sync += [
-                    extent.eq(desc.mem_addr + rows_minus_1 * desc.stride + desc.row_bytes),
-                    buf_extent.eq(desc.buf_addr + desc.rows * (desc.row_bytes >> beat_bits)),
-                ]
+                if self.range_checks:
+                    rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
+                    m.d.sync += [
+                        extent.eq(desc.mem_addr + rows_minus_1 * desc.stride + desc.row_bytes),
+                        buf_extent.eq(desc.buf_addr
+                                      + desc.rows * (desc.row_bytes >> beat_bits)),
+                    ]
                 m.next = "CHECK-2"
             with m.State("CHECK-2"):
-                misaligned = ((desc.mem_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
-                empty = (desc.rows == 0) | (desc.row_bytes == 0)
+                misaligned = ((row_addr | desc.stride | desc.row_bytes) & beat_mask) != 0
+                empty = (rows_left == 0) | (desc.row_bytes == 0)
                 m.next = "IDLE"
                 with m.If(misaligned):
                     m.d.comb += finish(DmaError.ALIGN)
                 with m.Elif(empty):
                     m.d.comb += finish(DmaError.NONE)
-                with m.Elif(extent > cfg.size):
+                with m.Elif(extent > cfg.size if self.range_checks else False):
                     m.d.comb += finish(DmaError.MEM_RANGE)
-                with m.Elif(buf_extent > cfg.buffer_depth):
+                with m.Elif(buf_extent > cfg.buffer_depth if self.range_checks else False):
                     m.d.comb += finish(DmaError.BUF_RANGE)
                 with m.Else():
-                    m.d.sync += [
-                        row_addr.eq(desc.mem_addr), col.eq(0),
-                        rows_left.eq(desc.rows), buf_ptr.eq(desc.buf_addr),
-                    ]
                     m.next = "SPLIT"
             with m.State("SPLIT"):
                 for index, channel in enumerate(self._channels):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
                     m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
-                    with m.If(nbytes == remaining):
-                        m.d.sync += [col.eq(0), row_addr.eq(row_addr + desc.stride),
-                                     rows_left.eq(rows_left - 1)]
+                    with m.If(row_end):
+                        next_row = row_addr + desc.stride
+                        m.d.sync += [row_addr.eq(next_row), addr.eq(next_row),
+                                     remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1)]
                         with m.If(rows_left == 1):
                             # The FSM only accepts a descriptor when a marker slot is free.
                             m.d.comb += finish(DmaError.NONE)
                             m.next = "IDLE"
                     with m.Else():
-                        m.d.sync += col.eq(col + nbytes)
+                        m.d.sync += [addr.eq(addr + nbytes), remaining.eq(remaining - nbytes)]
         # Outside the FSM's case statement, so the Verilog computes it continuously from time 0
         # (Icarus does not run always @* blocks before their inputs change, and the burst
         # counters would latch the X).

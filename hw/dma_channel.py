@@ -16,10 +16,7 @@ from .axi import BURST_INCR, RESP_OKAY, AxiSignature
 from .bufread import BufferReader
 from .config import MemoryConfig
 
-#: Bits of the descriptor tag a burst carries back to the engine on completion.
-TAG_BITS = 3
-
-__all__ = ["TAG_BITS", "burst_layout", "BufferWriteSignature", "BufferReadSignature",
+__all__ = ["burst_layout", "BufferWriteSignature", "BufferReadSignature",
            "ReadChannel", "WriteChannel"]
 
 
@@ -29,7 +26,7 @@ def burst_layout(config: MemoryConfig) -> data.StructLayout:
         "addr": config.axi.addr_width,
         "len": 4,                                  # beats - 1, at most 15
         "buf_addr": config.buffer_addr_width,
-        "tag": TAG_BITS,                           # which descriptor the burst belongs to
+        "tag": config.tag_bits,                    # which descriptor the burst belongs to
     })
 
 
@@ -50,7 +47,8 @@ class BufferReadSignature(wiring.Signature):
 
 
 def _meta_layout(config: MemoryConfig) -> data.StructLayout:
-    return data.StructLayout({"len": 4, "buf_addr": config.buffer_addr_width, "tag": TAG_BITS})
+    return data.StructLayout({"len": 4, "buf_addr": config.buffer_addr_width,
+                              "tag": config.tag_bits})
 
 
 def _address_beat(config: MemoryConfig, ax, cmd) -> list:
@@ -74,7 +72,7 @@ class ReadChannel(wiring.Component):
         No burst accepted and unfinished.
     done : Out(1)
         Pulses when a burst's last beat is written to the buffer.
-    done_tag : Out(TAG_BITS)
+    done_tag : Out(config.tag_bits)
         The ``tag`` of that burst.
     error : Out(1)
         An R beat had a non-OKAY response or a misplaced ``last``; sticky until ``clear``.
@@ -94,7 +92,7 @@ class ReadChannel(wiring.Component):
             "buf": Out(BufferWriteSignature(config)),
             "idle": Out(1),
             "done": Out(1),
-            "done_tag": Out(TAG_BITS),
+            "done_tag": Out(config.tag_bits),
             "error": Out(1),
             "clear": In(1),
         })
@@ -169,7 +167,7 @@ class WriteChannel(wiring.Component):
         Every accepted burst has had its B response.
     done : Out(1)
         Pulses when a burst's B response arrives.
-    done_tag : Out(TAG_BITS)
+    done_tag : Out(config.tag_bits)
         The ``tag`` of that burst.
     error : Out(1)
         A B response was not OKAY; sticky until ``clear``.
@@ -191,7 +189,7 @@ class WriteChannel(wiring.Component):
             "buf": Out(BufferReadSignature(config)),
             "idle": Out(1),
             "done": Out(1),
-            "done_tag": Out(TAG_BITS),
+            "done_tag": Out(config.tag_bits),
             "error": Out(1),
             "clear": In(1),
         })
@@ -223,7 +221,7 @@ class WriteChannel(wiring.Component):
 
         b_accept = b.valid & b.ready
         # B responses come in AW order: a FIFO of tags names the burst each one finishes.
-        m.submodules.b_tags = b_tags = fifo.SyncFIFOBuffered(width=TAG_BITS,
+        m.submodules.b_tags = b_tags = fifo.SyncFIFOBuffered(width=cfg.tag_bits,
                                                              depth=cfg.outstanding)
         m.d.comb += [
             b_tags.w_data.eq(self.cmd.payload.tag), b_tags.w_en.eq(cmd_accept),

@@ -45,8 +45,6 @@ class DmaUnit(wiring.Component):
     A command becomes a descriptor in the cycle its tokens are available.
     """
 
-    PENDING = 8
-
     def __init__(self, config: SystoleConfig, *, store: bool):
         self.config = config
         self.store = store
@@ -73,7 +71,7 @@ class DmaUnit(wiring.Component):
 
         pending_layout = data.StructLayout({"push_prev": 1, "push_next": 1, "pc": 32})
         m.submodules.pending = pending = fifo.SyncFIFOBuffered(width=pending_layout.size,
-                                                               depth=self.PENDING)
+                                                               depth=cfg.memory.descriptors)
         pushed = data.View(pending_layout, pending.w_data)
         m.d.comb += [pushed.push_prev.eq(flags.push_prev), pushed.push_next.eq(flags.push_next),
                      pushed.pc.eq(cmd.pc)]

@@ -3,7 +3,7 @@ them to the load, compute and store units."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,6 +26,15 @@ from .isa import (
 )
 
 __all__ = ["Sequencer"]
+
+
+def _exceeds(addr, count, depth, max_depth: int | None = None):
+    """``addr + count > depth`` for a buffer of at most ``max_depth`` words, in the bits that
+    hold ``max_depth``: any higher bit set decides it alone."""
+    max_depth = depth if max_depth is None else max_depth
+    bits = max_depth.bit_length()
+    high = Value.cast(addr)[bits:].any() | Value.cast(count)[bits:].any()
+    return high | (Value.cast(addr)[:bits] + Value.cast(count)[:bits] > depth)
 
 
 class Sequencer(wiring.Component):
@@ -107,15 +116,26 @@ class Sequencer(wiring.Component):
                 running.eq(0), stopping.eq(1),
             ]
 
+        # Program addresses. Fetch never passes the end of memory, and decode never passes
+        # fetch, so above bit ``addr_width`` every address of a run is that of ``prog_addr``
+        # (a program starting past the memory fetches nothing): the counters hold only the low
+        # bits, ``pc_hi`` the rest.
+        pc_bits = min(32, mem.addr_width + 1)
+        pc_hi = Signal(32 - pc_bits)
+
+        def program_address(name):
+            low = Signal(pc_bits, name=f"{name}_low")
+            return low, Cat(low, pc_hi)
+
         # ---- fetch: two halves, filled alternately --------------------------------------------
         full = Signal(2)        # half h holds instructions not yet decoded
         fetching = Signal(2)    # a descriptor for half h is in flight
         fetch_half = Signal()   # next half to fill
-        fetch_pc = Signal(32)
+        fetch_low, fetch_pc = program_address("fetch_pc")
         oldest = Signal()       # half of the oldest fetch in flight (statuses come in order)
         fetch_on = Signal()
         target_free = ~Mux(fetch_half, full[1] | fetching[1], full[0] | fetching[0])
-        in_memory = (fetch_pc + half_bytes) <= mem.size
+        in_memory = (pc_hi == 0) & ((fetch_low + half_bytes) <= mem.size)
         desc = self.fetch_cmd.payload
         m.d.comb += [
             self.fetch_cmd.valid.eq(running & fetch_on & target_free & in_memory),
@@ -125,7 +145,7 @@ class Sequencer(wiring.Component):
             self.fetch_status.ready.eq(1),
         ]
         with m.If(self.fetch_cmd.valid & self.fetch_cmd.ready):
-            m.d.sync += [fetch_pc.eq(fetch_pc + half_bytes), fetch_half.eq(~fetch_half),
+            m.d.sync += [fetch_low.eq(fetch_low + half_bytes), fetch_half.eq(~fetch_half),
                          fetching.bit_select(fetch_half, 1).eq(1)]
         with m.If(self.fetch_status.valid):
             m.d.sync += [fetching.bit_select(oldest, 1).eq(0), oldest.eq(~oldest)]
@@ -137,20 +157,26 @@ class Sequencer(wiring.Component):
         # ---- decode ---------------------------------------------------------------------------
         # Two stages: the front reads the next instruction from the ring into ``staged`` while
         # the back checks and dispatches the current one (``instr`` at ``pc``).
-        pc = Signal(32)                       # address of ``instr`` (the back's)
-        front_pc = Signal(32)                 # address of the next instruction to read
+        pc_low, pc = program_address("pc")    # address of ``instr`` (the back's)
+        front_low, _ = program_address("front_pc")   # the next instruction to read
         staged = Signal(instr_layout())
-        staged_pc = Signal(32)
+        staged_low, _ = program_address("staged_pc")
         staged_valid = Signal()
         take = Signal()                       # the back takes ``staged`` this cycle
         word = Signal(range(max(half_words, 2)))
         slot = Signal(range(max(ipw, 2)))
         half = Signal()
-        ring_word = Signal(len(self.instr.data))
         instr = Signal(instr_layout())
         header = instr.header
         ops = instr.operands
-        span = Signal(32 + 16 + 1)            # (rows - 1) * stride
+        # Memory range check, narrowed to the memory's address width: it matters only for
+        # an instruction that passed the buffer check, whose rows fit the largest buffer.
+        # Addresses or strides reaching past the memory decide the check on their own.
+        aw = mem.addr_width
+        rows_bits = max(1, (max(buf.act_depth, buf.weight_depth, buf.acc_depth,
+                                buf.param_depth) - 1).bit_length())
+        span = Signal(rows_bits + aw)         # (rows - 1) * stride, when it is below 2**aw
+        span_big = Signal()                   # (rows - 1) * stride >= memory size
         code = Signal(8)
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
@@ -172,27 +198,36 @@ class Sequencer(wiring.Component):
                                 cfg.word_bytes("act"))))
         moves_data = (opcode == Opcode.LOAD) | (opcode == Opcode.STORE)
 
+        # Without a post-processing unit (``config.postproc``) POSTPROC is illegal.
         known = ((opcode == Opcode.LOAD) & (ops.load.buffer <= Buffer.PARAM)) \
-            | (opcode == Opcode.MATMUL) | is_store_unit | (opcode == Opcode.HALT) \
+            | (opcode == Opcode.MATMUL) | (opcode == Opcode.STORE) | (opcode == Opcode.HALT) \
             | ((opcode == Opcode.SYNC) & (ops.sync.unit <= Unit.STORE))
+        if cfg.postproc:
+            known |= opcode == Opcode.POSTPROC
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
         load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth,
                          Mux(ops.load.buffer == Buffer.PARAM, buf.param_depth, buf.act_depth))
+        load_max = max(buf.weight_depth, buf.param_depth, buf.act_depth)
         pp = ops.postproc
         postproc_out_of_buffer = (
-            (pp.acc_addr + pp.rows > buf.acc_depth) | (pp.param_addr >= buf.param_depth)
-            | (pp.dst_addr + pp.rows > Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
-                                           buf.acc_depth)))
+            _exceeds(pp.acc_addr, pp.rows, buf.acc_depth) | (pp.param_addr >= buf.param_depth)
+            | _exceeds(pp.dst_addr, pp.rows, Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
+                                                 buf.acc_depth),
+                       max(buf.act_depth, buf.acc_depth)))
         out_of_buffer = Mux(
-            opcode == Opcode.LOAD, ops.load.buf_addr + ops.load.rows > load_depth,
-            Mux(opcode == Opcode.STORE, ops.store.acc_addr + ops.store.rows > buf.acc_depth,
+            opcode == Opcode.LOAD,
+            _exceeds(ops.load.buf_addr, ops.load.rows, load_depth, load_max),
+            Mux(opcode == Opcode.STORE, _exceeds(ops.store.acc_addr, ops.store.rows,
+                                                 buf.acc_depth),
                 (opcode == Opcode.MATMUL) & (
-                    (ops.matmul.act_addr + ops.matmul.rows > buf.act_depth)
-                    | (ops.matmul.weight_addr + cfg.array.rows > buf.weight_depth)
-                    | (ops.matmul.acc_addr + ops.matmul.rows > buf.acc_depth))
+                    _exceeds(ops.matmul.act_addr, ops.matmul.rows, buf.act_depth)
+                    | _exceeds(ops.matmul.weight_addr, cfg.array.rows, buf.weight_depth)
+                    | _exceeds(ops.matmul.acc_addr, ops.matmul.rows, buf.acc_depth))
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
-        out_of_memory = moves_data & (mem_addr + span + row_bytes > mem.size)
+        addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False
+        out_of_memory = moves_data & (span_big | addr_big
+                                      | (mem_addr[:aw] + span + row_bytes > mem.size))
 
         # Commands for the units.
         flags = {flag: getattr(header, flag) for flag in FLAGS}
@@ -222,7 +257,7 @@ class Sequencer(wiring.Component):
             m.d.comb += stream_.payload.sync.eq(is_sync)
         targets = {Unit.LOAD: self.load, Unit.COMPUTE: self.compute, Unit.STORE: self.store}
 
-        # Front: READ (ring read), SELECT (register the ring word), PICK (the instruction of
+        # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
         end_of_half = last_slot & (word == half_words - 1)
         with m.FSM(name="front"):
@@ -231,9 +266,11 @@ class Sequencer(wiring.Component):
                     m.d.comb += self.instr.en.eq(1)
                     m.next = "SELECT"
             with m.State("SELECT"):
-                m.d.sync += ring_word.eq(self.instr.data)
+                # The ring word is on the read port; it stays there (``en`` low) until the next
+                # READ, so it needs no register of its own.
                 m.next = "PICK"
             with m.State("PICK"):
+                ring_word = self.instr.data
                 picked = Signal(instr_layout())
                 m.d.comb += picked.eq(ring_word.word_select(slot, INSTR_BITS) if ipw > 1
                                       else ring_word[:INSTR_BITS])
@@ -243,8 +280,8 @@ class Sequencer(wiring.Component):
                     m.d.sync += fetch_on.eq(0)
                 m.d.sync += [
                     staged.eq(picked),
-                    staged_pc.eq(front_pc), staged_valid.eq(running),
-                    front_pc.eq(front_pc + INSTR_BYTES),
+                    staged_low.eq(front_low), staged_valid.eq(running),
+                    front_low.eq(front_low + INSTR_BYTES),
                 ]
                 if ipw > 1:
                     m.d.sync += slot.eq(Mux(last_slot, 0, slot + 1))
@@ -254,7 +291,7 @@ class Sequencer(wiring.Component):
                     m.d.sync += [full.bit_select(half, 1).eq(0), half.eq(~half)]
                 m.next = "READ"
         with m.If(take):
-            m.d.sync += [instr.eq(staged), pc.eq(staged_pc), staged_valid.eq(0)]
+            m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
         with m.If(~running):
             m.d.sync += staged_valid.eq(0)
 
@@ -263,8 +300,9 @@ class Sequencer(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [
                         self.error.eq(0), self.error_code.eq(0), self.error_pc.eq(0),
-                        pc.eq(self.prog_addr), front_pc.eq(self.prog_addr),
-                        fetch_pc.eq(self.prog_addr), staged_valid.eq(0),
+                        pc_hi.eq(self.prog_addr[pc_bits:]), pc_low.eq(self.prog_addr),
+                        front_low.eq(self.prog_addr), fetch_low.eq(self.prog_addr),
+                        staged_valid.eq(0),
                         full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
                         half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),
                     ]
@@ -281,7 +319,10 @@ class Sequencer(wiring.Component):
                     m.d.comb += take.eq(1)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                m.d.sync += span.eq((rows - 1) * stride)
+                rows_m1 = (rows - 1)[:rows_bits]
+                stride_big = stride[aw:].any() if aw < len(stride) else False
+                m.d.sync += [span.eq(rows_m1 * stride[:aw]),
+                             span_big.eq(stride_big & rows_m1.any())]
                 m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 with m.If(~known):

@@ -127,6 +127,8 @@ def check_instruction(word: int, config: SystoleConfig) -> tuple[ErrorCode, dict
         kind = "acc"
         ranges = [(fields["acc_addr"], fields["rows"], config.buffers.acc_depth)]
     elif opcode == Opcode.POSTPROC:
+        if not config.postproc:
+            return ErrorCode.ILLEGAL_OPCODE, fields
         kind = None
         dst_depth = config.buffers.act_depth if fields["dst"] == PostProcDst.ACT \
             else config.buffers.acc_depth

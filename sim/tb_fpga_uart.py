@@ -115,7 +115,9 @@ def _config(view: dict) -> SystoleConfig:
     array["fmt"] = IntMacFormat(**array["fmt"])
     return SystoleConfig(name=view["name"], array=ArrayConfig(**array),
                          memory=MemoryConfig(**view["memory"]),
-                         buffers=BufferConfig(**view["buffers"]))
+                         buffers=BufferConfig(**view["buffers"]),
+                         postproc=view.get("postproc", True),
+                         stall_counters=view.get("stall_counters", True))
 
 
 def _params() -> dict:

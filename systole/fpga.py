@@ -90,6 +90,32 @@ def parse_nextpnr_log(text: str) -> tuple[dict[str, tuple[int, int]], dict[str, 
     return util, fmax
 
 
+#: The chip's buffers (:class:`~systole.hw.buffers.ChipBuffers`) in the board design's hierarchy.
+BUFFERS_MODULE = "systole.soc.chip.buffers"
+
+
+def buffer_collision_script(module: str = BUFFERS_MODULE, max_write_ports: int = 8) -> str:
+    """Yosys commands (run after reading the design) that let the buffers' non-transparent read
+    ports return anything when they read a word in the cycle it is written.
+
+    Amaranth's read ports return the old word then (read-first). Neither FPGA's block RAM
+    guarantees that for two ports, so yosys emulates it with a flip-flop and a multiplexer per
+    bit (about 500 iCE40 logic cells for the ``icebreaker`` preset). The chip never needs it:
+    the instruction ring is read only where a completed fetch wrote, and the other buffers are
+    read and written at the same word at once only by a program that breaks its own token
+    order (a race whose outcome depends on timing anyway). The accumulators' read-modify-write
+    port, transparent to the compute unit's writes, keeps its behaviour. ``select
+    -assert-min`` makes a renamed hierarchy fail the build instead of silently keeping the
+    emulation.
+    """
+    ports = f"{module}/t:$memrd_v2"
+    lines = [f"select -assert-min 1 {ports}"]
+    for width in range(1, max_write_ports + 1):
+        lines.append(f"setparam -set COLLISION_X_MASK {width}'b{'1' * width} {ports} "
+                     f"{module}/r:TRANSPARENCY_MASK={width}'b{'0' * width} %i")
+    return "\n".join(lines)
+
+
 def critical_paths(report: dict, limit: int = 5) -> list[dict]:
     """The longest paths of nextpnr's ``--report`` JSON: ``{"ns", "from", "to"}`` (cells),
     longest first."""
@@ -173,6 +199,10 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
             clock_mhz=f"{top.clock_hz / 1e6:g}")
     else:
         opts["synth_opts"] = "-dsp -spram"
+        # Only here, where it is what makes the chip fit. (Not measured on the ECP5: the one
+        # ECP5 synthesis tried with it crashed, as it did without it, for another reason: the
+        # post-processor's buffer ports, since dropped from the ULX3S presets.)
+        opts["script_after_read"] = buffer_collision_script()
         opts["add_pre_pack"] = (CONSTRAINTS / "icebreaker.py").read_text()
     if not quiet:
         print(f"[systole] building {board_name} ({config.name}: {config.array.rows} x "

@@ -66,7 +66,9 @@ _SEMANTICS = {
 
 _ERRORS = {
     isa.ErrorCode.NONE: "no error",
-    isa.ErrorCode.ILLEGAL_OPCODE: "unknown opcode, LOAD `buffer` above 2, SYNC `unit` above 2",
+    isa.ErrorCode.ILLEGAL_OPCODE: "unknown opcode, LOAD `buffer` above 2, SYNC `unit` above 2, "
+                                  "POSTPROC on a chip built without the post-processor "
+                                  "(`postproc=False`, preset `icebreaker`)",
     isa.ErrorCode.EMPTY: "`rows` is 0 (LOAD, MATMUL, STORE, POSTPROC)",
     isa.ErrorCode.BUFFER_RANGE: "a buffer range ends past its buffer: `buf_addr + rows`, "
                                 "`act_addr + rows`, `weight_addr + R`, `acc_addr + rows`, "

@@ -160,6 +160,9 @@ def _check(x: np.ndarray, layers: list[Dense], config: SystoleConfig) -> None:
         raise TypeError("x must be a non-empty 2-D numpy int8 array (M x K)")
     if not layers:
         raise ValueError("layers must not be empty")
+    if not config.postproc:
+        raise ValueError(f"config.postproc is False ({config.name!r} has no post-processing "
+                         f"unit): network programs need POSTPROC")
     k = x.shape[1]
     for index, layer in enumerate(layers):
         if layer.weights.shape[0] != k:

@@ -5,7 +5,13 @@ import os
 import pytest
 
 from systole.cli import main
-from systole.fpga import _count_ffs_ice40, build_fpga, critical_paths, parse_nextpnr_log
+from systole.fpga import (
+    _count_ffs_ice40,
+    buffer_collision_script,
+    build_fpga,
+    critical_paths,
+    parse_nextpnr_log,
+)
 
 LOG = """Info: Device utilisation:
 Info: 	          TRELLIS_IO:      13/    365     3%
@@ -63,3 +69,16 @@ def test_critical_paths_from_the_nextpnr_report():
     assert critical_paths(report) == [
         {"ns": 12.25, "from": "seq.span", "to": "seq.ff"},
         {"ns": 3.5, "from": "dma.extent", "to": "dma.ff"}]
+
+
+def test_buffer_collision_script_names_the_buffers():
+    """Only the buffers' read ports that are not transparent (every write-port count up to the
+    limit), and a selection that fails the build when the hierarchy changes."""
+    lines = buffer_collision_script("top.buf", max_write_ports=2).splitlines()
+    assert lines == [
+        "select -assert-min 1 top.buf/t:$memrd_v2",
+        "setparam -set COLLISION_X_MASK 1'b1 top.buf/t:$memrd_v2 "
+        "top.buf/r:TRANSPARENCY_MASK=1'b0 %i",
+        "setparam -set COLLISION_X_MASK 2'b11 top.buf/t:$memrd_v2 "
+        "top.buf/r:TRANSPARENCY_MASK=2'b00 %i",
+    ]

@@ -1,6 +1,8 @@
 """Multi-layer programs and convolution on the golden model: equal to numpy bit for bit, with
 the token discipline checked (deadlock- and race-free)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,9 @@ def test_network_validation():
         compile_network(x, [layer], TINY, mode="fast")
     with pytest.raises(ValueError, match="params have 3 channels"):
         Dense(np.zeros((4, 4), np.int8), random_params(rng, 4, 3))
+    with pytest.raises(ValueError, match="config.postproc is False \\('custom' has no "
+                                         "post-processing unit\\): network programs need"):
+        compile_network(x, [layer], replace(TINY, name="custom", postproc=False))
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 0), (1, 1), (2, 0), (2, 1)])

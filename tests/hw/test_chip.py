@@ -1,6 +1,6 @@
 """The whole chip in the Amaranth simulator: hand-written programs, results and error stops."""
 
-import dataclasses
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -88,9 +88,26 @@ def test_accumulate_over_two_matmuls():
     (encode("STORE", acc_addr=0, rows=0, mem_addr=0x3800, stride=WORD), ErrorCode.EMPTY),
     (encode("STORE", acc_addr=250, rows=9, mem_addr=0x3800, stride=WORD),
      ErrorCode.BUFFER_RANGE),
+    # Buffer checks add in the bits of the buffer depth; higher bits decide on their own.
+    (encode("STORE", acc_addr=0xFFFF, rows=1, mem_addr=0x3800, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
+    (encode("STORE", acc_addr=1, rows=0x8200, mem_addr=0x3800, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
+    (encode("LOAD", buffer=1, buf_addr=0x200, rows=1, mem_addr=0, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
     (encode("STORE", acc_addr=0, rows=2, mem_addr=0x3808, stride=WORD), ErrorCode.MISALIGNED),
     (encode("STORE", acc_addr=0, rows=2, mem_addr=(1 << 20) - WORD, stride=WORD),
      ErrorCode.MEMORY_RANGE),
+    # The range check is narrowed to the memory's address width: addresses and strides past
+    # the memory decide it on their own; a single row never uses its stride.
+    (encode("STORE", acc_addr=0, rows=2, mem_addr=0, stride=1 << 20), ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=2, mem_addr=0, stride=(1 << 24) - WORD),
+     ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=1, mem_addr=1 << 20, stride=WORD),
+     ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=1, mem_addr=(1 << 32) - WORD, stride=WORD),
+     ErrorCode.MEMORY_RANGE),
+    (encode("STORE", acc_addr=0, rows=256, mem_addr=0, stride=4128), ErrorCode.MEMORY_RANGE),
 ])
 def test_bad_instruction_stops_before_writing(bad, code):
     """The bad instruction comes after a correct GEMM and before a second STORE: the GEMM's
@@ -146,7 +163,7 @@ def test_long_contiguous_moves_use_full_bursts():
     cycles (2,048 write and 2,051 read bursts); the compiler's estimate for this one-block
     plan and the cycle model assume full bursts and agree with the hardware."""
     m, a_addr, c_addr = 2048, 0x10000, 0x20000
-    config = dataclasses.replace(CONFIG, buffers=dataclasses.replace(
+    config = replace(CONFIG, buffers=replace(
         CONFIG.buffers, act_depth=m, acc_depth=m))
     a, b = operands(m, seed=3)
     program = gemm_program(m, a_addr=a_addr, store_addr=c_addr)
@@ -164,3 +181,33 @@ def test_long_contiguous_moves_use_full_bursts():
     assert abs(estimate_cycles(plan, config) - cycles) <= 0.10 * cycles, cycles
     model = predict_cycles(program, config, 0).cycles
     assert abs(model - cycles) <= MODEL_TOLERANCE * cycles, (model, cycles)
+
+
+def test_small_control_options_keep_results_and_cycles():
+    """``stall_counters=False`` leaves the STALL_* registers at 0 and changes nothing else;
+    ``postproc=False`` runs GEMMs in the same cycles (the post-processor only forwards them)."""
+    a, b = operands(9)
+    image = image_with(gemm_program(9), a, b)
+    full = run_chip(CONFIG, image, 0).registers
+    small = run_chip(replace(CONFIG, postproc=False, stall_counters=False), image, 0)
+    np.testing.assert_array_equal(result(small.memory, 9), matmul_int32(a, b))
+    stalls = [name for name in COUNTER_REGISTERS.values() if name.startswith("STALL_")]
+    assert all(small.registers[name] == 0 for name in stalls)
+    assert {name: value for name, value in small.registers.items() if name not in stalls} == \
+        {name: value for name, value in full.items() if name not in stalls}
+
+
+def test_program_at_the_end_of_memory():
+    """The last ring half of memory: fetch stops exactly at the end (the sequencer keeps
+    program addresses in ``addr_width + 1`` bits)."""
+    a, b = operands(3, seed=4)
+    program = gemm_program(3)
+    image = np.zeros(1 << 20, np.uint8)
+    image[:0x4000] = image_with([], a, b)
+    prog_addr = (1 << 20) - 128                  # one ring half (8 instructions) of 16
+    for index, word in enumerate(program):
+        image[prog_addr + 16 * index:][:16] = np.frombuffer(word.to_bytes(16, "little"),
+                                                          np.uint8)
+    run = run_chip(CONFIG, image, prog_addr)
+    assert run.registers["ERROR_CODE"] == 0 and run.registers["STATUS"] & 0b110 == 0b010
+    np.testing.assert_array_equal(result(run.memory, 3), matmul_int32(a, b))

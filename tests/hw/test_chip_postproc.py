@@ -2,6 +2,8 @@
 layer's int8 output written into the activation buffer), the second requantised in place and
 stored; equal to numpy + systole.quant and to the golden model, byte for byte."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,17 @@ def test_postproc_buffer_range_stops(instr):
     assert golden.error == ErrorCode.BUFFER_RANGE
     assert run.registers["ERROR_CODE"] == ErrorCode.BUFFER_RANGE
     assert run.registers["ERROR_PC"] == 0
+
+
+def test_postproc_is_illegal_without_the_unit():
+    """``postproc=False`` drops the unit: POSTPROC stops the machine as an illegal opcode, in
+    the golden model as on the chip."""
+    config = replace(CONFIG, postproc=False)
+    instr = encode("POSTPROC", acc_addr=0, rows=1, dst=0, dst_addr=0, param_addr=0)
+    image = np.zeros(0x100, np.uint8)
+    for index, word in enumerate([encode("SYNC", unit=2), instr, encode("HALT")]):
+        image[16 * index:16 * index + 16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
+    assert GoldenMachine(config).run(image, 0).error == ErrorCode.ILLEGAL_OPCODE
+    run = run_chip(config, image, 0)
+    assert run.registers["ERROR_CODE"] == ErrorCode.ILLEGAL_OPCODE
+    assert run.registers["ERROR_PC"] == 16

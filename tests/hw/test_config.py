@@ -2,7 +2,7 @@
 
 import pytest
 
-from systole.hw.config import PRESETS, ArrayConfig, SystoleConfig, preset
+from systole.hw.config import PRESETS, ArrayConfig, MemoryConfig, SystoleConfig, preset
 from systole.hw.numfmt import IntMacFormat, mac_format
 from systole.hw.skew import Skew
 
@@ -55,6 +55,12 @@ def test_lookup_errors():
         mac_format("bf16")
     with pytest.raises(TypeError, match="array must be an ArrayConfig"):
         SystoleConfig(array=None)
+    with pytest.raises(ValueError, match="descriptors must be one of \\[2, 4, 8\\], not 3"):
+        MemoryConfig(descriptors=3)
+    with pytest.raises(TypeError, match="postproc must be a bool, not 0"):
+        SystoleConfig(postproc=0)
+    with pytest.raises(TypeError, match="stall_counters must be a bool, not 'no'"):
+        SystoleConfig(stall_counters="no")
     with pytest.raises(ValueError, match="order must be one of"):
         Skew(8, 4, order="sideways")
     with pytest.raises(ValueError, match="count must be at least 1, not 0"):

@@ -47,17 +47,21 @@ def test_image_split_roundtrip():
     assert parts[1][0] == 1 and parts[0][256] == 2
 
 
-@pytest.mark.parametrize("mode,ready", [("fixed", 1.0), ("random", 0.6), ("timing", 1.0)])
-def test_random_tile_moves(mode, ready):
+@pytest.mark.parametrize("mode,ready,descriptors", [
+    ("fixed", 1.0, 8), ("random", 0.6, 8), ("timing", 1.0, 8),
+    ("random", 0.6, 2),     # two-slot tags and status FIFO (MemoryConfig.descriptors)
+])
+def test_random_tile_moves(mode, ready, descriptors):
+    config = dataclasses.replace(CONFIG, descriptors=descriptors)
     rng = np.random.default_rng({"fixed": 1, "random": 2, "timing": 3}[mode])
     image = rng.integers(0, 256, CONFIG.size, dtype=np.uint8)
     expected = image.copy()
     tiles = []
     for _ in range(4):
-        src, dst = random_tile_pair(rng, CONFIG)
+        src, dst = random_tile_pair(rng, config)
         expected = copy_tile(expected, src, dst)
         tiles += [src, dst]
-    final, statuses, _ = run_memsys(CONFIG, image, tiles, mode=mode, ready_probability=ready)
+    final, statuses, _ = run_memsys(config, image, tiles, mode=mode, ready_probability=ready)
     assert statuses == [DmaError.NONE] * len(tiles)
     np.testing.assert_array_equal(final, expected)
 

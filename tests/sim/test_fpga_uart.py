@@ -29,7 +29,7 @@ def test_matmul_through_uart(fpga_build):
     assert (tests, failed) == (1, 0)
 
 
-@pytest.mark.slow   # a second Verilator build (~1 min); the iCEBreaker build does not fit yet
+@pytest.mark.slow   # a second Verilator build (~1 min)
 def test_matmul_through_uart_on_ice40_spram():
     """The iCEBreaker's memory: SB_SPRAM256KA cells (yosys' simulation model) behind AxiBram."""
     build = build_for_sim(preset("icebreaker"), "verilator", top="fpga_spram")
