@@ -13,9 +13,9 @@ Synthesis recipe (measured on the PE, see README): Booth multipliers, Kogge-Ston
 lookahead for adders (``+/choices/kogge-stone.v``), no generic ABC pass inside ``synth``
 (``-noabc``), and one liberty ABC run: ``resyn2``-style area recovery, then a delay-oriented
 mapping with gate sizing and buffering (``map -B``, ``buffer``, ``upsize``, ``dnsize``) against a
-delay target of ``ABC_TARGET`` x the clock period. Hierarchy is kept (the PE is mapped once). After mapping,
-nets with more than ``MAX_FANOUT`` cell inputs get buffer trees (:mod:`.fanout`), since ABC does
-not see the flip-flops its outputs drive.
+delay target of ``ABC_TARGET`` x the clock period. Hierarchy is kept (the PE is mapped once).
+After mapping, nets with more than ``MAX_FANOUT`` cell inputs get buffer trees (:mod:`.fanout`),
+since ABC does not see the flip-flops its outputs drive.
 
 Memories: ``memories="flops"`` lets Yosys build every memory from flip-flops and muxes.
 ``memories="sram"`` turns each memory of at least ``SRAM_MIN_BITS`` bits into a black box that
