@@ -69,9 +69,11 @@ class Sequencer(wiring.Component):
 
     Latency
     -------
-    Three cycles per instruction (two check stages, dispatch) when the ring holds it and its
-    unit accepts it: a front stage reads the next instruction from the ring (three cycles)
-    while the current one is checked and dispatched.
+    Three cycles per instruction (two check stages, dispatch) when the ring holds it: a front
+    stage reads the next instruction from the ring (three cycles) while the current one is
+    checked and dispatched. Dispatch writes the instruction into its unit's command register
+    (``load``, ``compute`` and ``store`` are registered streams), which must be empty: the unit
+    took the one before at least a cycle earlier. The unit sees it the cycle after dispatch.
     """
 
     def __init__(self, config: SystoleConfig):
@@ -235,27 +237,38 @@ class Sequencer(wiring.Component):
                    Mux(opcode == Opcode.LOAD, Unit.LOAD,
                        Mux(opcode == Opcode.MATMUL, Unit.COMPUTE, Unit.STORE)))  # STORE, POSTPROC
         is_sync = opcode == Opcode.SYNC
-        for stream_, fields in (
-            (self.load, {"buffer": ops.load.buffer, "buf_addr": ops.load.buf_addr,
+        # Dispatch registers: one command per unit, held until the unit takes it. The
+        # sequencer fills a unit's register only when it is empty, so no unit's ``ready``
+        # (tokens, queue room) reaches the sequencer's decode in the same cycle.
+        targets, loads = {}, {}
+        for unit_value, stream_, fields in (
+            (Unit.LOAD, self.load, {"buffer": ops.load.buffer, "buf_addr": ops.load.buf_addr,
                          "rows": ops.load.rows, "mem_addr": ops.load.mem_addr,
                          "stride": ops.load.stride, "pc": pc}),
-            (self.compute, {"act_addr": ops.matmul.act_addr,
+            (Unit.COMPUTE, self.compute, {"act_addr": ops.matmul.act_addr,
                             "weight_addr": ops.matmul.weight_addr,
                             "acc_addr": ops.matmul.acc_addr, "rows": ops.matmul.rows,
                             "accumulate": ops.matmul.accumulate, "pc": pc}),
-            (self.store, {"acc_addr": ops.store.acc_addr, "rows": ops.store.rows,
+            (Unit.STORE, self.store, {"acc_addr": ops.store.acc_addr, "rows": ops.store.rows,
                           "mem_addr": ops.store.mem_addr, "stride": ops.store.stride,
                           "pc": pc, "postproc": opcode == Opcode.POSTPROC, "dst": pp.dst,
                           "dst_addr": pp.dst_addr, "param_addr": pp.param_addr,
                           "zero_point": pp.zero_point, "act_min": pp.act_min,
                           "act_max": pp.act_max}),
         ):
-            m.d.comb += [getattr(stream_.payload, name).eq(value)
-                         for name, value in fields.items()]
-            m.d.comb += [getattr(stream_.payload.flags, flag).eq(value)
-                         for flag, value in flags.items()]
-            m.d.comb += stream_.payload.sync.eq(is_sync)
-        targets = {Unit.LOAD: self.load, Unit.COMPUTE: self.compute, Unit.STORE: self.store}
+            name = unit_value.name.lower()
+            command = Signal(stream_.payload.shape(), name=f"{name}_next")
+            valid = Signal(name=f"{name}_valid")
+            load = Signal(name=f"{name}_load")
+            m.d.comb += [getattr(command, field).eq(value) for field, value in fields.items()]
+            m.d.comb += [getattr(command.flags, flag).eq(value) for flag, value in flags.items()]
+            m.d.comb += command.sync.eq(is_sync)
+            m.d.comb += stream_.valid.eq(valid)
+            with m.If(stream_.ready):
+                m.d.sync += valid.eq(0)
+            with m.If(load):
+                m.d.sync += [stream_.payload.eq(command), valid.eq(1)]
+            targets[unit_value], loads[unit_value] = valid, load
 
         # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
@@ -349,10 +362,10 @@ class Sequencer(wiring.Component):
                     m.next = "DRAIN"
                 with m.Else():
                     with m.Switch(unit):
-                        for value, target in targets.items():
+                        for value, held in targets.items():
                             with m.Case(value):
-                                m.d.comb += target.valid.eq(1)
-                                with m.If(target.ready):
+                                with m.If(~held):
+                                    m.d.comb += loads[value].eq(1)
                                     m.d.comb += self.dispatched.eq(1)
                                     # Take the staged instruction at once when it is there.
                                     with m.If(staged_valid):

@@ -6,8 +6,9 @@ calibrated latencies instead of signals:
 * **Fetch**: the sequencer fills the instruction ring half by half through the load DMA; a
   half is requested once the half before it has arrived and the one two back has been decoded,
   and its data queues behind the LOAD data already requested from that engine.
-* **Dispatch** is in program order, :attr:`Timing.decode` cycles per instruction, and an
-  instruction leaves the sequencer only when its unit takes it: when the tokens it pops have
+* **Dispatch** is in program order, :attr:`Timing.decode` cycles per instruction, into a
+  register per unit: an instruction leaves the sequencer once its unit has taken the one
+  before, and its unit takes it a cycle later at the earliest, when the tokens it pops have
   been pushed and the unit has room (the compute unit queues four MATMULs).
 * **LOAD / STORE**: the DMA engines move descriptors in order: one splitter issues a burst per
   cycle with at most ``outstanding`` bursts in flight per channel, and takes the next
@@ -303,7 +304,8 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     pushes: dict[tuple[Unit, Unit], list[float]] = defaultdict(list)   # (from, to) -> times
     popped: dict[tuple[Unit, Unit], int] = defaultdict(int)
     fetched: list[float] = []        # arrival of each ring half
-    dispatched: list[float] = []     # dispatch time of each instruction
+    dispatched: list[float] = []     # when the sequencer dispatched each instruction
+    register_free = {unit: 0.0 for unit in Unit}   # the unit's dispatch register is empty
     unit_done = {unit: 0.0 for unit in Unit}
     unit_history: dict[Unit, list[float]] = {unit: [] for unit in Unit}
     leaves_queue: list[float] = []   # when each MATMUL's last vector left the compute queue
@@ -350,6 +352,11 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
         if op == Opcode.HALT:
             return CyclePrediction(round(max([gate, *unit_done.values()]) + t.finish), busy)
         unit = unit_of(f)
+        # The sequencer hands the instruction to its unit's dispatch register once the unit
+        # has taken the one before; the unit takes it a cycle later at the earliest.
+        clock = gate = max(gate, register_free[unit])
+        dispatched.append(clock)
+        gate += 1
         if f["pop_prev"]:
             gate = max(gate, token(Unit(unit - 1), unit))
         if f["pop_next"]:
@@ -363,8 +370,8 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
             gate = max(gate, load_dma.slot_free(t.slots), load_dma.accept)
         if op == Opcode.MATMUL and len(leaves_queue) >= t.compute_queue:
             gate = max(gate, leaves_queue[-t.compute_queue])
-        dispatch = clock = gate
-        dispatched.append(dispatch)
+        dispatch = gate
+        register_free[unit] = dispatch + 1
 
         if op == Opcode.LOAD:
             kind = ("act", "weight", "instr")[f["buffer"]]
