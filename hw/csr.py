@@ -49,7 +49,8 @@ class ControlRegisters(wiring.Component):
     Latency
     -------
     Write response two cycles after AW and W are both valid; read data two cycles after AR.
-    Counters clear on START and count while BUSY; ARRAY_BUSY and STALL_* add up to CYCLES.
+    Counters clear on START and count while BUSY, from registers a cycle behind it (the last
+    busy cycle counts the cycle after); ARRAY_BUSY and STALL_* add up to CYCLES.
     """
 
     def __init__(self, *, rows: int, cols: int, stall_counters: bool = True):
@@ -73,7 +74,13 @@ class ControlRegisters(wiring.Component):
         done = Signal()
         cycles = Signal(64)
         instructions = Signal(32)
-        activity = fold_activity(self.activity, self.store_idle)
+        # The counters take the cycle's activity a cycle late, from registers: the activity
+        # comes from the compute and store units' handshakes. ``counting`` follows ``busy``
+        # by the same cycle, so the counters still add up to CYCLES.
+        activity = Signal(Activity)
+        counting = Signal()
+        m.d.sync += [activity.eq(fold_activity(self.activity, self.store_idle)),
+                     counting.eq(self.busy & ~self.start)]
         counters = {name: Signal(32, name=name.lower()) for name in COUNTER_REGISTERS.values()
                     if self.stall_counters or not name.startswith("STALL_")}
         bytes_read = Signal(32)
@@ -84,7 +91,7 @@ class ControlRegisters(wiring.Component):
                          bytes_read.eq(0), bytes_written.eq(0), done.eq(0)]
             m.d.sync += [counter.eq(0) for counter in counters.values()]
         with m.Else():
-            with m.If(self.busy):
+            with m.If(counting):
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.Switch(activity):
                     for kind, name in COUNTER_REGISTERS.items():

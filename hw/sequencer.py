@@ -180,6 +180,8 @@ class Sequencer(wiring.Component):
         span = Signal(rows_bits + aw)         # (rows - 1) * stride, when it is below 2**aw
         span_big = Signal()                   # (rows - 1) * stride >= memory size
         code = Signal(8)
+        checked_ok = Signal()                 # ``code`` is NONE
+        halting = Signal()                    # the instruction is a HALT
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
         m.d.comb += self.instr.addr.eq(half * half_words + word)
@@ -187,13 +189,18 @@ class Sequencer(wiring.Component):
         self.debug = {"pc": pc, "full": full, "fetching": fetching, "fetch_pc": fetch_pc,
                       "half": half, "word": word, "running": running, "stopping": stopping}
 
+        def rows_and_stride(word):
+            """An instruction's row count and memory stride (POSTPROC's rows sit where
+            STORE's are)."""
+            op, operands = word.header.opcode, word.operands
+            store_unit = (op == Opcode.STORE) | (op == Opcode.POSTPROC)
+            return (Mux(op == Opcode.MATMUL, operands.matmul.rows,
+                        Mux(store_unit, operands.store.rows, operands.load.rows)),
+                    Mux(op == Opcode.STORE, operands.store.stride, operands.load.stride))
+
         opcode = header.opcode
-        # POSTPROC's rows sit where STORE's are.
-        is_store_unit = (opcode == Opcode.STORE) | (opcode == Opcode.POSTPROC)
-        rows = Mux(opcode == Opcode.MATMUL, ops.matmul.rows,
-                   Mux(is_store_unit, ops.store.rows, ops.load.rows))
+        rows, stride = rows_and_stride(instr)
         mem_addr = Mux(opcode == Opcode.STORE, ops.store.mem_addr, ops.load.mem_addr)
-        stride = Mux(opcode == Opcode.STORE, ops.store.stride, ops.load.stride)
         row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"),
                         Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
                             Mux(ops.load.buffer == Buffer.PARAM, cfg.word_bytes("param"),
@@ -269,6 +276,7 @@ class Sequencer(wiring.Component):
             with m.If(load):
                 m.d.sync += [stream_.payload.eq(command), valid.eq(1)]
             targets[unit_value], loads[unit_value] = valid, load
+        target_of = {value: Signal(name=f"to_{value.name.lower()}") for value in targets}
 
         # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
@@ -303,8 +311,18 @@ class Sequencer(wiring.Component):
                 with m.If(end_of_half):     # the ring half is consumed: fetch may refill it
                     m.d.sync += [full.bit_select(half, 1).eq(0), half.eq(~half)]
                 m.next = "READ"
+        # The memory range check's multiply takes its operands from registers loaded with
+        # ``instr``, so that CHECK holds only the multiplier.
+        mul_rows_m1 = Signal(rows_bits)
+        mul_stride = Signal(aw)
+        mul_stride_big = Signal()
+        staged_rows, staged_stride = rows_and_stride(staged)
         with m.If(take):
-            m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
+            m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0),
+                         mul_rows_m1.eq((staged_rows - 1)[:rows_bits]),
+                         mul_stride.eq(staged_stride[:aw]),
+                         mul_stride_big.eq(staged_stride[aw:].any()
+                                           if aw < len(staged_stride) else 0)]
         with m.If(~running):
             m.d.sync += staged_valid.eq(0)
 
@@ -332,10 +350,8 @@ class Sequencer(wiring.Component):
                     m.d.comb += take.eq(1)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                rows_m1 = (rows - 1)[:rows_bits]
-                stride_big = stride[aw:].any() if aw < len(stride) else False
-                m.d.sync += [span.eq(rows_m1 * stride[:aw]),
-                             span_big.eq(stride_big & rows_m1.any())]
+                m.d.sync += [span.eq(mul_rows_m1 * mul_stride),
+                             span_big.eq(mul_stride_big & mul_rows_m1.any())]
                 m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 with m.If(~known):
@@ -350,29 +366,31 @@ class Sequencer(wiring.Component):
                     m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
                 with m.Else():
                     m.d.sync += code.eq(ErrorCode.NONE)
+                # Decided here so that dispatch looks at registers only.
+                m.d.sync += [checked_ok.eq(known & ~empty & ~out_of_buffer & ~misaligned
+                                           & ~out_of_memory),
+                             halting.eq(opcode == Opcode.HALT)]
+                m.d.sync += [target_of[value].eq(unit == value) for value in targets]
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 with m.If(~running):
                     m.next = "DRAIN"
-                with m.Elif(code != ErrorCode.NONE):
+                with m.Elif(~checked_ok):
                     m.d.sync += fail(code, pc)
                     m.next = "DRAIN"
-                with m.Elif(opcode == Opcode.HALT):
+                with m.Elif(halting):
                     m.d.sync += [running.eq(0), stopping.eq(1)]
                     m.next = "DRAIN"
-                with m.Else():
-                    with m.Switch(unit):
-                        for value, held in targets.items():
-                            with m.Case(value):
-                                with m.If(~held):
-                                    m.d.comb += loads[value].eq(1)
-                                    m.d.comb += self.dispatched.eq(1)
-                                    # Take the staged instruction at once when it is there.
-                                    with m.If(staged_valid):
-                                        m.d.comb += take.eq(1)
-                                        m.next = "CHECK"
-                                    with m.Else():
-                                        m.next = "READ"
+                with m.Elif(~Cat(*(target_of[value] & held
+                                   for value, held in targets.items())).any()):
+                    m.d.comb += [loads[value].eq(target_of[value]) for value in targets]
+                    m.d.comb += self.dispatched.eq(1)
+                    # Take the staged instruction at once when it is there.
+                    with m.If(staged_valid):
+                        m.d.comb += take.eq(1)
+                        m.next = "CHECK"
+                    with m.Else():
+                        m.next = "READ"
             with m.State("DRAIN"):
                 m.d.sync += [running.eq(0), fetch_on.eq(0)]
                 # Outstanding fetches must land before the ring can be reused.
