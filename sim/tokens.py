@@ -6,9 +6,11 @@ so a program whose tokens are wrong still gives the right answer there, and woul
 hardware. :func:`check_tokens` finds both, in pure Python:
 
 * **Deadlock**: the sequencer and the three in-order units are simulated with their token
-  counters. By default (``queue_depth=0``) as the hardware does it: the sequencer dispatches in
-  program order and hands an instruction to its unit only once the tokens it pops are there, so
-  every pop must follow its matching push in program order. With ``queue_depth=n`` each unit
+  counters. By default (``queue_depth=0``) the sequencer dispatches in program order and hands
+  an instruction to its unit only once the tokens it pops are there, so every pop must follow
+  its matching push in program order. That is stricter than the hardware, whose sequencer
+  dispatches into a one-deep command register per unit (``queue_depth=1``): a program that
+  passes the default check cannot deadlock there. With ``queue_depth=n`` each unit
   has an n-deep command queue and pops at its head (``None``: unbounded, as in VTA). A pop that
   can never be satisfied leaves a unit stuck.
 * **Races**: a happens-before analysis over the executed instructions. Every instruction has a

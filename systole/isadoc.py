@@ -146,9 +146,10 @@ def _tokens() -> list[str]:
             + _table(["queue", "from", "to"], rows)
             + ["Queue used by each flag (`-`: the flag names no queue and must be 0):", ""]
             + _table(["unit"] + [f"`{f}`" for f in isa.FLAGS], flags)
-            + ["The sequencer dispatches in program order and hands an instruction to its unit "
-               "only once the tokens it pops are available, so every push must precede its "
-               "matching pop in program order (otherwise the machine deadlocks), and the "
+            + ["The sequencer dispatches in program order into one command register per unit "
+               "and waits while the instruction's unit still holds the one before; the unit "
+               "takes it once the tokens it pops are available. Every push must precede its "
+               "matching pop in program order (otherwise the machine can deadlock), and the "
                "program order bounds how far the load unit runs ahead of the compute unit. A "
                "correct program also orders, through tokens, every pair of instructions of "
                "different units that touch the same buffer word or memory bytes with one of "
