@@ -104,12 +104,25 @@ def _add_membench_parser(sub) -> None:
     bench.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
                        help="bytes per sequential pattern, e.g. 4M (default 4M; random "
                             "patterns move a quarter of it)")
-    bench.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                       help="simulator (default verilator)")
+    _add_sim_option(bench)
     bench.add_argument("--seed", type=int, default=1, help="seed of the random patterns")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--out", help="also write the JSON to this file")
     bench.set_defaults(func=cmd_membench)
+
+
+def _add_chip_options(parser: argparse.ArgumentParser) -> None:
+    """``--preset`` (chip configuration) and ``--sim``, shared by the simulation commands."""
+    from systole.hw.config import PRESETS
+
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                        help="chip configuration (default: default)")
+    _add_sim_option(parser)
+
+
+def _add_sim_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                        help="simulator (default verilator)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -145,8 +158,7 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
     run.add_argument("--n", type=int, required=True, help="columns of B and C")
     run.add_argument("--seed", type=int, default=0, help="seed of the random operands")
-    run.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                     help="simulator (default verilator)")
+    _add_sim_option(run)
     run.add_argument("--hbm", choices=sorted(HBM_PRESETS), default="hbm2e",
                      help="HBM timing preset of the memory model (default hbm2e)")
     run.add_argument("--memory", choices=["timing", "fixed", "random"], default="timing",
@@ -205,7 +217,6 @@ def cmd_mlp_demo(args: argparse.Namespace) -> int:
 
 
 def _add_mlp_demo_parser(sub) -> None:
-    from systole.hw.config import PRESETS
 
     demo = sub.add_parser(
         "mlp-demo", help="an int8 MLP on the digits data set through the simulated chip",
@@ -215,12 +226,9 @@ def _add_mlp_demo_parser(sub) -> None:
                     "accuracies, RTL/reference mismatches, and cycles and utilisation per "
                     "layer. Exit code 1 when the RTL differs or (full test split) the RTL "
                     "accuracy is not within 1 point of float and above 0.9.")
-    demo.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                      help="chip configuration (default: default)")
+    _add_chip_options(demo)
     demo.add_argument("--samples", type=int, default=None,
                       help="test images to run (default: all 360)")
-    demo.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                      help="simulator (default verilator)")
     demo.add_argument("--cache", default=None, help="model cache folder (default build/mlp)")
     demo.add_argument("--no-per-layer", action="store_true",
                       help="skip the per-layer runs (cycles per layer)")
