@@ -14,7 +14,8 @@ calibrated latencies instead of signals:
   cycle with at most ``outstanding`` bursts in flight per channel, and takes the next
   descriptor (the load unit the next LOAD) only after the last burst of the previous one; each
   channel moves its bursts after a request latency at its sustained bandwidth; the token push
-  follows the last beat (STORE: the last write response).
+  follows the last beat (STORE: the last write response, which the controller sends after
+  taking the write's beats once all have arrived).
 * **MATMUL**: a tile's activation vectors stream back to back, one per cycle; a new weight
   tile needs ``2 * rows - 1`` cycles after the previous tile started (its shift overlaps the
   previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
@@ -73,7 +74,10 @@ class Timing:
         LOAD dispatch to the first beat of its data in the buffer, on a row hit (a row miss
         adds tRCD: the 39 fitted before row misses were modelled included one).
     store_latency : int
-        STORE dispatch to DONE-able, beyond its beats (accumulator read, write response).
+        STORE dispatch to DONE-able, beyond its beats taken twice (into the memory port, then
+        by the controller: a write is served once all its data is in) (accumulator read,
+        write response; 24 before the second pass over the beats was modelled, which on the
+        default chip's 512-byte bursts is 16).
     matmul_start : int
         MATMUL dispatch to its first vector, beyond the weight shift (``rows`` cycles).
     writeback : int
@@ -102,7 +106,7 @@ class Timing:
     fetch: int = 54
     decode: int = 3
     read_latency: int = 30
-    store_latency: int = 24
+    store_latency: int = 8
     matmul_start: int = 5
     writeback: int = 4
     finish: int = 1
@@ -345,7 +349,9 @@ class _Engine:
                                       earliest=earliest, write=self.store)
             self.free[channel] = begin + nbytes / self.bandwidth
             window.append(self.free[channel])
-            done = max(done, self.free[channel])
+            # A write reaches the controller once all its data has arrived; the controller
+            # then takes the data again at a beat per cycle before it answers.
+            done = max(done, self.free[channel] + (nbytes / self.bandwidth if self.store else 0))
             burst += 1
         self.accept = burst
         self.completions.append(done)
