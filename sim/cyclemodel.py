@@ -14,22 +14,30 @@ calibrated latencies instead of signals:
   cycle with at most ``outstanding`` bursts in flight per channel, and takes the next
   descriptor (the load unit the next LOAD) only after the last burst of the previous one; each
   channel moves its bursts after a request latency at its sustained bandwidth; the token push
-  follows the last beat (STORE: the last write response).
+  follows the last beat (STORE: the last write response, which the controller sends after
+  taking the write's beats once all have arrived).
 * **MATMUL**: a tile's activation vectors stream back to back, one per cycle; a new weight
   tile needs ``2 * rows - 1`` cycles after the previous tile started (its shift overlaps the
   previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
   ``rows + cols + 1`` cycles (array latency) plus write-back after the last vector.
 * **HALT**: DONE when every unit has finished.
-* **Banks**: each channel remembers the DRAM row open in each bank (the HBM model's address
-  layout, open-page policy); a burst to a bank whose open row belongs to another row is a row
-  conflict and starts :attr:`Timing.row_conflict` cycles later (0: the controller hides it).
+* **Banks** follow the HBM model's controller (``sim/hbm``): each channel remembers the row
+  open in each bank (its address layout, open-page policy). A burst to a closed bank starts
+  tRCD after it could have (the ACT waits for the request to arrive, so a request that queued
+  long enough hides it), to a bank with another row open tRP + tRCD after it could have and
+  after the bank may be precharged.
 * **Refresh**: per-bank refresh as the HBM model does it: every tREFIpb (195 cycles) one bank
-  not yet refreshed in the round of 16 is closed and blocked for tRFCpb (128 cycles); a burst
-  that needs it waits, and the channel's later bursts behind it. The controller picks a bank
-  no queued request needs; the model approximates the queue by the bursts of the last
-  :attr:`Timing.refresh_lookahead` cycles. On the 2-channel tiny preset, where activations,
-  weights, program and results share every bank of a channel, this is most of the stall time
-  beyond the array's (a 37 x 41 x 29 GEMM: 4,902 cycles, 3,761 with refresh off).
+  of the round of 16 is precharged if open and refreshed at its due time (tRREFD after the
+  last), blocked for tRFCpb (128 cycles); a burst that needs it waits, and the channel's later
+  bursts behind it. The bank is picked like the controller picks it, after the first burst it
+  serves once the refresh is due, from the requests then waiting (its queue): the bank whose
+  next use in the queue is farthest, banks no waiting request needs first, the one used last
+  among them. The model meets the waiting requests after that burst (the bursts that follow
+  in its order and could have started by then), so the pick stays pending until they have
+  come. On the 2-channel tiny preset, where activations, weights, program and results share
+  every bank of a channel, this is most of the stall time beyond the array's. Which bank a
+  refresh takes, and so the cost, moves with a few cycles of burst timing, in the RTL as in
+  the model: tiny GEMMs are where the model is least exact.
 
 It gives the same answer for a program every time (no randomness) and is meant to track the
 RTL under the HBM timing model within a couple of per cent; ``tests/sim`` keeps it honest
@@ -47,6 +55,7 @@ from ..hw.dma import row_bytes_width
 from ..hw.isa import INSTR_BYTES, Opcode, Unit, decode, unit_of
 from .hbm import PRESETS
 from .hbm.mapping import AddressMap
+from .hbm.model import REFRESH_LOOKAHEAD
 
 __all__ = ["Timing", "CyclePrediction", "predict_cycles", "timing_for"]
 
@@ -62,9 +71,13 @@ class Timing:
     decode : int
         Cycles per instruction in the sequencer's decode.
     read_latency : int
-        LOAD dispatch to the first beat of its data in the buffer.
+        LOAD dispatch to the first beat of its data in the buffer, on a row hit (a row miss
+        adds tRCD: the 39 fitted before row misses were modelled included one).
     store_latency : int
-        STORE dispatch to DONE-able, beyond its beats (accumulator read, write response).
+        STORE dispatch to DONE-able, beyond its beats taken twice (into the memory port, then
+        by the controller: a write is served once all its data is in) (accumulator read,
+        write response; 24 before the second pass over the beats was modelled, which on the
+        default chip's 512-byte bursts is 16).
     matmul_start : int
         MATMUL dispatch to its first vector, beyond the weight shift (``rows`` cycles).
     writeback : int
@@ -81,26 +94,19 @@ class Timing:
         Fraction of a channel's peak that long sequential transfers reach.
     dma_check : int
         A load descriptor's acceptance to its first burst (the engine's checks).
-    row_conflict : int
-        Extra delay of a burst whose bank has another row (used in the last ``row_recent``
-        cycles) open. 0: the FR-FCFS controller hides precharge and activate behind other
-        banks' hits (a fitted 52 had stood in for refresh on the tiny preset).
-    row_recent : int
-        How recently the other row must have been used to count as a conflict.
     refresh : bool
         Model the HBM model's per-bank refresh.
     refresh_phase : int
         Cycles from the memory model's cycle 0 to START (the host's register writes).
-    refresh_lookahead : int
-        Banks used in the last this many cycles count as needed by queued requests when a
-        refresh picks its bank (fitted on tiny GEMMs; the errors move by several per cent
-        between 96 and 160).
+    beat_lag : int
+        A read burst's first beat at the memory controller to the model's start of the burst
+        (the R channel and the DMA's write into the buffer).
     """
 
     fetch: int = 54
     decode: int = 3
-    read_latency: int = 39
-    store_latency: int = 24
+    read_latency: int = 30
+    store_latency: int = 8
     matmul_start: int = 5
     writeback: int = 4
     finish: int = 1
@@ -109,11 +115,9 @@ class Timing:
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
     dma_check: int = 4
-    row_conflict: int = 0
-    row_recent: int = 200
     refresh: bool = True
     refresh_phase: int = 3
-    refresh_lookahead: int = 128
+    beat_lag: int = 5
 
 
 def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
@@ -135,88 +139,151 @@ class CyclePrediction:
         return self.array_busy and self.array_busy / self.cycles
 
 
+@dataclass
+class _Decision:
+    """A refresh decision of the controller the model has not settled yet: the refreshes due
+    (chip cycles), the start of the burst it follows, the queue position of the first waiting
+    request that needs each bank (-1: that burst's) and when each bank may be precharged."""
+
+    dues: list[float]
+    begin: float
+    first: dict[int, int]
+    ready: dict[int, float]
+    position: int = 0
+
+
 class _Banks:
     """The row open in every bank of every channel, when it was last used (shared by both DMA
-    directions), and the channel's per-bank refreshes."""
+    directions), and the channel's per-bank refreshes as the HBM model's controller does them."""
 
     def __init__(self, config: SystoleConfig, memory: str, t: Timing):
         mem = config.memory
         self.channels, self.interleave = mem.channels, mem.interleave
         hbm = PRESETS.get(memory, PRESETS["hbm2e"])
         self.map = AddressMap(hbm)
-        self.recent, self.conflict_delay = t.row_recent, t.row_conflict
         self.open: list[dict[int, tuple[int, float]]] = [{} for _ in range(mem.channels)]
-        # Per-bank refresh (the HBM model's default): every ``interval`` one bank not yet
-        # refreshed in the round is closed and blocked for ``blocked`` cycles.
+        # Per-bank refresh (the HBM model's default), in chip cycles from START; the DRAM
+        # figures are the HBM model's, converted from its command clock.
         ratio = hbm.clock_ratio
         self.refresh = hbm.t_refi_pb > 0 and t.refresh
         self.interval = hbm.t_refi_pb / ratio
         self.blocked_for = hbm.t_rfc_pb / ratio
-        self.precharge, self.activate = hbm.t_rp / ratio, hbm.t_rcd / ratio
-        self.lookahead = t.refresh_lookahead
+        self.precharge = hbm.t_rp / ratio
+        self.refresh_gap = hbm.t_rrefd / ratio
+        # A burst's start in the model is its first beat at the controller plus ``beat_lag``;
+        # the controller decides on it a column access (tCL + burst) before that beat, and a
+        # bank that was refreshed needs ACT and tRCD before it.
+        self.lag = t.beat_lag
+        self.to_beat = (hbm.t_cl + hbm.burst_cycles) / ratio
+        self.activate = hbm.t_rcd / ratio
+        self.reopen = (hbm.t_rcd + hbm.t_cl + hbm.burst_cycles) / ratio
+        # A bank may be precharged tRTP after its last read column access, tWR after the end
+        # of its last write data.
+        self.read_to_pre = (hbm.t_rtp - hbm.t_cl - hbm.burst_cycles) / ratio - t.beat_lag
+        self.write_to_pre = (hbm.t_wl + hbm.t_wr) / ratio
         self.banks = hbm.banks
         self.next_due = [self.interval - t.refresh_phase] * mem.channels
+        self.last_refresh = [-1e9] * mem.channels
         self.round: list[set[int]] = [set() for _ in range(mem.channels)]
         self.blocked: list[dict[int, float]] = [{} for _ in range(mem.channels)]
-        self.busy_until = [0.0] * mem.channels
+        self.precharge_ready: list[dict[int, float]] = [{} for _ in range(mem.channels)]
+        self.pending: list[_Decision | None] = [None] * mem.channels
+        self.choices: list[tuple[int, int]] = []
 
-    def _refresh(self, channel: int, needed: set[int], begin: float) -> None:
-        """Refresh the banks due by ``begin``. The controller decides at a burst: due while
-        the channel moves data, at once; due while it idles, at the next burst (``begin``).
-        It picks a bank no queued request needs (the one used last first), else the one
-        needed last; queued requests are approximated by the bursts of the last
-        ``refresh_lookahead`` cycles, the burst being served by ``needed``."""
+    def _decide(self, channel: int) -> None:
+        """Issue the refreshes of the channel's pending decision: each takes the bank of the
+        round whose next use by a waiting request is farthest (banks none needs first, the one
+        used last among them), as the controller does; it is precharged if open and
+        refreshed at its due time, tRREFD after the one before."""
+        pending = self.pending[channel]
+        self.pending[channel] = None
         opened, blocked = self.open[channel], self.blocked[channel]
-        while self.next_due[channel] <= begin:
-            due = self.next_due[channel]
-            self.next_due[channel] += self.interval
-            when = due if self.busy_until[channel] >= due else begin
+        first, ready = pending.first, pending.ready
+        never = 1 << 30
+        for due in pending.dues:
             if not self.round[channel]:
                 self.round[channel] = set(range(self.banks))
-
-            bank = max(self.round[channel], key=lambda b, when=when: self._priority(
-                opened, needed, b, when))
+            bank = max(self.round[channel], key=lambda b: (
+                first.get(b, never), ready.get(b, -1e9), -b))
             self.round[channel].discard(bank)
-            start = when + (self.precharge if bank in opened else 0.0)
+            self.choices.append((channel, bank))
+            start = due
+            if bank in opened:
+                start = max(due, ready.get(bank, -1e9)) + self.precharge
+            start = max(start, blocked.get(bank, -1e9),
+                        self.last_refresh[channel] + self.refresh_gap)
+            self.last_refresh[channel] = start
             blocked[bank] = start + self.blocked_for
             opened.pop(bank, None)
 
-    def _priority(self, opened: dict, needed: set[int], bank: int, when: float) -> tuple:
-        """Refresh order: unneeded banks (the one used last first), then those used in the
-        last ``refresh_lookahead`` cycles (the one used longest ago first), the burst's last."""
-        used = opened[bank][1] if bank in opened else -1e9
-        if bank in needed:
-            return (0, 0.0, -bank)
-        if used > when - self.lookahead:
-            return (1, -used, -bank)
-        return (2, used, -bank)
+    def _refresh(self, channel: int, needed: set[int], begin: float, earliest: float) -> None:
+        """Follow the controller's refresh decisions around a burst that could start at
+        ``earliest`` and starts at ``begin``.
 
-    def delay(self, channel: int, addr: int, nbytes: int, begin: float,
-              duration: float) -> float:
+        The controller picks a refresh's bank after the first burst it serves at or after the
+        refresh is due, from the requests then waiting. The model meets those requests later
+        (they are the bursts that follow, in its order, that could have started by then), so
+        it keeps the decision pending while they come: a waiting burst records the banks it
+        needs (none of them is picked while a bank of the round is needed by none); a burst
+        that arrived after the decision and needs a bank that could still be picked, or a new
+        refresh, settles it."""
+        pending = self.pending[channel]
+        if pending is not None:
+            if earliest <= pending.begin:
+                for bank in needed:
+                    if len(pending.first) < REFRESH_LOOKAHEAD:
+                        pending.first.setdefault(bank, pending.position)
+                pending.position += 1
+                if self.round[channel] <= pending.first.keys():
+                    self._decide(channel)
+            elif needed & (self.round[channel] or set(range(self.banks))) - pending.first.keys():
+                self._decide(channel)
+        decision = begin - self.lag - self.to_beat
+        if self.next_due[channel] > decision:
+            return
+        if self.pending[channel] is not None:
+            self._decide(channel)
+        dues = []
+        while self.next_due[channel] <= decision:
+            dues.append(self.next_due[channel])
+            self.next_due[channel] += self.interval
+        self.pending[channel] = _Decision(dues, begin, {bank: -1 for bank in needed},
+                                          dict(self.precharge_ready[channel]))
+
+    def delay(self, channel: int, addr: int, nbytes: int, begin: float, duration: float,
+              *, earliest: float, write: bool) -> float:
         """Open the rows of a burst at global ``addr`` that could move its data from ``begin``
-        for ``duration`` cycles; return how much later it starts: a bank under refresh
-        (until it is free and activated), or a row conflict (another row open in a bank it
-        needs and in use ``row_recent`` cycles before: a row left idle is closed in the
-        background, as the controller does for queued requests)."""
+        for ``duration`` cycles (from ``earliest`` without the channel's earlier bursts);
+        return how much later it starts: a bank under refresh (until it is free and
+        activated), a closed bank (ACT, not before the request arrived) or another row open
+        (PRE and ACT)."""
         granule = addr // self.interleave
         local = (granule // self.channels) * self.interleave + addr % self.interleave
-        _, segments = self.map.atom_banks(local, nbytes)
+        atoms, segments = self.map.atom_banks(local, nbytes)
         needed = {bank for bank, _ in segments}
-        extra = 0.0
         if self.refresh:
-            self._refresh(channel, needed, begin)
-            free = max(self.blocked[channel].get(bank, -1e9) for bank in needed)
-            extra = max(0.0, free + self.activate - begin)
-        banks, conflict = self.open[channel], False
+            self._refresh(channel, needed, begin, earliest)
+        # The controller opens a closed bank (ACT) once the request has arrived and the bank
+        # is not refreshing, and closes another row first (PRE, once the bank allows it).
+        blocked, ready = self.blocked[channel], self.precharge_ready[channel]
+        start = begin
         for bank, row in segments:
-            other, used = banks.get(bank, (row, 0.0))
-            conflict |= other != row and used > begin - self.recent
-        if conflict and extra < self.conflict_delay:
-            extra = self.conflict_delay
+            other = self.open[channel].get(bank)
+            if other is None:
+                start = max(start, earliest + self.activate,
+                            blocked.get(bank, -1e9) + self.reopen + self.lag)
+            elif other[0] != row:
+                start = max(start, max(earliest, ready[bank] + self.to_beat + self.lag)
+                            + self.precharge + self.activate)
+        extra = start - begin
         end = begin + extra + duration
         for bank, row in segments:
-            banks[bank] = (row, end)
-        self.busy_until[channel] = max(self.busy_until[channel], end)
+            self.open[channel][bank] = (row, end)
+        # The banks' column accesses follow each other evenly over the burst.
+        step = duration / len(atoms)
+        for index, bank in enumerate(atoms):
+            ready[bank] = end - (len(atoms) - 1 - index) * step + (
+                self.write_to_pre if write else self.read_to_pre)
         return extra
 
 
@@ -238,6 +305,7 @@ class _Engine:
         self.outstanding = mem.outstanding
         self.latency, self.check = latency, check
         self.banks = banks
+        self.store = store
         self.bandwidth = mem.data_bytes * efficiency
         self.free = [0.0] * mem.channels   # when each channel's data path is free
         self.window: list[list[float]] = [[] for _ in range(mem.channels)]  # burst ends
@@ -256,6 +324,14 @@ class _Engine:
                 yield (start // self.interleave) % self.channels, start, piece
                 start += piece
 
+    def touch(self, addr: int, nbytes: int, end: float) -> None:
+        """Open the banks of a transfer timed elsewhere (the first fetch) that ends at
+        ``end``, so that refreshes know them."""
+        for channel, start, piece in self._bursts(addr, 1, 0, nbytes):
+            duration = piece / self.bandwidth
+            self.banks.delay(channel, start, piece, end - duration, duration,
+                             earliest=end - duration, write=self.store)
+
     def slot_free(self, slots: int) -> float:
         """When a descriptor slot is free (the one ``slots`` descriptors back has finished)."""
         return self.completions[-slots] if len(self.completions) >= slots else 0.0
@@ -267,11 +343,15 @@ class _Engine:
             window = self.window[channel]
             if len(window) >= self.outstanding:
                 burst = max(burst, window[-self.outstanding])
-            begin = max(burst + self.latency, self.free[channel])
-            begin += self.banks.delay(channel, start, nbytes, begin, nbytes / self.bandwidth)
+            earliest = burst + self.latency
+            begin = max(earliest, self.free[channel])
+            begin += self.banks.delay(channel, start, nbytes, begin, nbytes / self.bandwidth,
+                                      earliest=earliest, write=self.store)
             self.free[channel] = begin + nbytes / self.bandwidth
             window.append(self.free[channel])
-            done = max(done, self.free[channel])
+            # A write reaches the controller once all its data has arrived; the controller
+            # then takes the data again at a beat per cycle before it answers.
+            done = max(done, self.free[channel] + (nbytes / self.bandwidth if self.store else 0))
             burst += 1
         self.accept = burst
         self.completions.append(done)
@@ -289,10 +369,10 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
         The program has no HALT or pops a token that no earlier instruction pushes.
     """
     t = timing or timing_for(config)
-    rows = config.array.rows
     words = [decode(word) for word in instructions]
     if not any(f["opcode"] == Opcode.HALT for f in words):
         raise ValueError("the program has no HALT")
+    rows = config.array.rows
     banks = _Banks(config, "hbm2e", t)
     load_dma = _Engine(config, t.read_latency - t.dma_check, t.bandwidth_efficiency,
                        t.dma_check, store=False, banks=banks)
@@ -330,6 +410,8 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
                 fetched.append(float(t.fetch) + k * half * INSTR_BYTES
                                / (config.memory.data_bytes * config.memory.channels))
                 load_dma.completions.append(fetched[-1])
+                load_dma.touch(prog_addr + k * half * INSTR_BYTES, half * INSTR_BYTES,
+                               fetched[-1])
             else:
                 addr = prog_addr + k * half * INSTR_BYTES
                 fetched.append(load_dma.move(when, addr, 1, 0, half * INSTR_BYTES) + 1)

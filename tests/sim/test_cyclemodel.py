@@ -14,12 +14,14 @@ DEFAULT = preset("default")
 
 @pytest.mark.parametrize("name,m,k,n,seed,tolerance", [
     ("default", 32, 32, 32, 2, 0.02),      # start-up dominated: fetch, decode, first LOADs
-    ("default", 64, 64, 64, 2, 0.02), ("default", 40, 37, 33, 2, 0.06),
+    ("default", 64, 64, 64, 2, 0.02), ("default", 40, 37, 33, 2, 0.02),
     ("default", 1024, 64, 64, 2, 0.02),    # tall: several M-blocks, the last STORE at the end
     # 2 channels, 8-instruction ring halves: per-bank DRAM refreshes hit the banks in use.
     ("tiny", 64, 64, 64, 2, 0.02), ("tiny", 32, 32, 32, 0, 0.02),
     ("tiny", 37, 41, 29, 3, 0.02), ("tiny", 40, 37, 33, 0, 0.02),
-    ("tiny", 96, 24, 20, 0, 0.07),         # +6.7 %: the refresh's bank choice is approximated
+    # -4.7 %, not from refresh (with it off in both, RTL 3,186, model 3,073): the RTL's
+    # instruction fetches, row conflicts, wait behind up to 8 row hits (FR-FCFS)
+    ("tiny", 96, 24, 20, 0, 0.05),
 ])
 def test_model_tracks_the_rtl(name, m, k, n, seed, tolerance):
     report = run_gemm(preset(name), m, k, n, seed=seed)
