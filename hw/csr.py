@@ -22,7 +22,8 @@ class ControlRegisters(wiring.Component):
         Slave port. One write and one read in flight; responses are always OKAY (unmapped
         addresses read 0 and ignore writes).
     start : Out(1)
-        One-cycle pulse when software writes CTRL.START while the machine is not busy.
+        One-cycle pulse, the cycle after software writes CTRL.START while the machine is not
+        busy (a register: no path from the bus into the sequencer).
     prog_addr : Out(32)
     busy, done, error : In(1)
         Machine state; ``done`` is a one-cycle pulse that sets STATUS.DONE.
@@ -127,6 +128,8 @@ class ControlRegisters(wiring.Component):
         write = bus.aw.valid & bus.w.valid & ~b_pending
         m.d.comb += [bus.aw.ready.eq(write), bus.w.ready.eq(write),
                      bus.b.valid.eq(b_pending), bus.b.payload.resp.eq(0)]
+        # ``start`` is a register: it pulses the cycle after the CTRL write.
+        m.d.sync += self.start.eq(0)
         with m.If(bus.b.ready & b_pending):
             m.d.sync += b_pending.eq(0)
         with m.If(write):
@@ -135,7 +138,7 @@ class ControlRegisters(wiring.Component):
             with m.Switch(bus.aw.payload.addr):
                 with m.Case(REG["CTRL"].offset):
                     m.d.sync += irq_enable.eq(wdata[1])
-                    m.d.comb += self.start.eq((wdata & CTRL_START).any() & ~self.busy)
+                    m.d.sync += self.start.eq((wdata & CTRL_START).any() & ~self.busy)
                 with m.Case(REG["STATUS"].offset):
                     with m.If((wdata & STATUS_DONE).any()):
                         m.d.sync += done.eq(0)
