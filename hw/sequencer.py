@@ -137,7 +137,8 @@ class Sequencer(wiring.Component):
         oldest = Signal()       # half of the oldest fetch in flight (statuses come in order)
         fetch_on = Signal()
         target_free = ~Mux(fetch_half, full[1] | fetching[1], full[0] | fetching[0])
-        in_memory = (pc_hi == 0) & ((fetch_low + half_bytes) <= mem.size)
+        # The next half lies in memory: a register, updated with ``fetch_low``.
+        in_memory = Signal()
         desc = self.fetch_cmd.payload
         m.d.comb += [
             self.fetch_cmd.valid.eq(running & fetch_on & target_free & in_memory),
@@ -148,6 +149,7 @@ class Sequencer(wiring.Component):
         ]
         with m.If(self.fetch_cmd.valid & self.fetch_cmd.ready):
             m.d.sync += [fetch_low.eq(fetch_low + half_bytes), fetch_half.eq(~fetch_half),
+                         in_memory.eq(fetch_low + 2 * half_bytes <= mem.size),
                          fetching.bit_select(fetch_half, 1).eq(1)]
         with m.If(self.fetch_status.valid):
             m.d.sync += [fetching.bit_select(oldest, 1).eq(0), oldest.eq(~oldest)]
@@ -333,6 +335,8 @@ class Sequencer(wiring.Component):
                         self.error.eq(0), self.error_code.eq(0), self.error_pc.eq(0),
                         pc_hi.eq(self.prog_addr[pc_bits:]), pc_low.eq(self.prog_addr),
                         front_low.eq(self.prog_addr), fetch_low.eq(self.prog_addr),
+                        in_memory.eq((self.prog_addr[pc_bits:] == 0)
+                                     & (self.prog_addr[:pc_bits] + half_bytes <= mem.size)),
                         staged_valid.eq(0),
                         full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
                         half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),
