@@ -183,6 +183,8 @@ class Sequencer(wiring.Component):
         span_big = Signal()                   # (rows - 1) * stride >= memory size
         code = Signal(8)
         checked_ok = Signal()                 # ``code`` is NONE
+        is_known, is_empty = Signal(), Signal()           # CHECK's results for CLASSIFY
+        is_out_of_buffer, is_misaligned = Signal(), Signal()
         halting = Signal()                    # the instruction is a HALT
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
@@ -237,8 +239,8 @@ class Sequencer(wiring.Component):
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
         addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False
-        out_of_memory = moves_data & (span_big | addr_big
-                                      | (mem_addr[:aw] + span + row_bytes > mem.size))
+        mem_end = Signal(aw + 1)              # mem_addr + row_bytes (registered in CHECK)
+        out_of_memory = moves_data & (span_big | addr_big | (mem_end + span > mem.size))
 
         # Commands for the units.
         flags = {flag: getattr(header, flag) for flag in FLAGS}
@@ -356,23 +358,27 @@ class Sequencer(wiring.Component):
             with m.State("CHECK"):
                 m.d.sync += [span.eq(mul_rows_m1 * mul_stride),
                              span_big.eq(mul_stride_big & mul_rows_m1.any())]
+                # The checks that do not need the span, registered here for CLASSIFY.
+                m.d.sync += [mem_end.eq(mem_addr[:aw] + row_bytes),
+                             is_known.eq(known), is_empty.eq(empty),
+                             is_out_of_buffer.eq(out_of_buffer), is_misaligned.eq(misaligned)]
                 m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
-                with m.If(~known):
+                with m.If(~is_known):
                     m.d.sync += code.eq(ErrorCode.ILLEGAL_OPCODE)
-                with m.Elif(empty):
+                with m.Elif(is_empty):
                     m.d.sync += code.eq(ErrorCode.EMPTY)
-                with m.Elif(out_of_buffer):
+                with m.Elif(is_out_of_buffer):
                     m.d.sync += code.eq(ErrorCode.BUFFER_RANGE)
-                with m.Elif(misaligned):
+                with m.Elif(is_misaligned):
                     m.d.sync += code.eq(ErrorCode.MISALIGNED)
                 with m.Elif(out_of_memory):
                     m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
                 with m.Else():
                     m.d.sync += code.eq(ErrorCode.NONE)
                 # Decided here so that dispatch looks at registers only.
-                m.d.sync += [checked_ok.eq(known & ~empty & ~out_of_buffer & ~misaligned
-                                           & ~out_of_memory),
+                m.d.sync += [checked_ok.eq(is_known & ~is_empty & ~is_out_of_buffer
+                                           & ~is_misaligned & ~out_of_memory),
                              halting.eq(opcode == Opcode.HALT)]
                 m.d.sync += [target_of[value].eq(unit == value) for value in targets]
                 m.next = "DISPATCH"
