@@ -50,7 +50,7 @@ class ComputeUnit(wiring.Component):
 
     Latency
     -------
-    Activation read to accumulator write: array latency (``rows + cols + 1``) plus 5 cycles.
+    Activation read to accumulator write: array latency (``rows + cols + 1``) plus 4 cycles.
     One activation vector per cycle while tiles hold at least ``2 * rows - 1`` vectors.
     """
 
@@ -191,34 +191,26 @@ class ComputeUnit(wiring.Component):
             self.array_busy.eq(array.acts.valid & array.acts.ready),
         ]
 
-        # Write-back in three stages: read the old word with the result (R), register it (D),
-        # write the sum (W). The read port is transparent to the write of the same cycle, so
-        # only a result for the word W writes in D's cycle needs W's sum instead (forwarding).
+        # Write-back: read the old word with the result, write the sum a cycle later.
         meta = data.View(meta_layout, meta_q.r_data)
         psum_layout = data.ArrayLayout(fmt.psum_shape, cols)
-        d_psum, w_psum = Signal(psum_layout), Signal(psum_layout)
-        d_meta, w_meta = Signal(meta_layout), Signal(meta_layout)
-        d_valid, w_valid = Signal(), Signal()
-        w_old = Signal(psum_layout)
+        held = Signal(psum_layout)
+        held_meta = Signal(meta_layout)
+        held_valid = Signal()
         m.d.comb += [
             meta_q.r_en.eq(array.psums.valid),
             self.acc_read.addr.eq(meta.acc_addr),
             self.acc_read.en.eq(array.psums.valid),
         ]
-        m.d.sync += [d_psum.eq(array.psums.payload), d_meta.eq(meta),
-                     d_valid.eq(array.psums.valid),
-                     w_psum.eq(d_psum), w_meta.eq(d_meta), w_valid.eq(d_valid)]
-        total = Signal(psum_layout)
-        m.d.comb += total.eq(Cat(
-            Mux(w_meta.accumulate, w_old[c] + w_psum[c], w_psum[c])[:fmt.acc_width]
-            for c in range(cols)))
-        forward = w_valid & (w_meta.acc_addr == d_meta.acc_addr)
-        m.d.sync += w_old.eq(Mux(forward, total, self.acc_read.data[:psum_layout.size]))
-        held_valid, held_meta = w_valid, w_meta
+        m.d.sync += [held.eq(array.psums.payload), held_meta.eq(meta),
+                     held_valid.eq(array.psums.valid)]
+        old = data.View(psum_layout, self.acc_read.data[:psum_layout.size])
+        total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
+                    for c in range(cols))
         m.d.comb += [
-            self.acc_write.addr.eq(w_meta.acc_addr),
+            self.acc_write.addr.eq(held_meta.acc_addr),
             self.acc_write.data.eq(total),      # padding bits of the word stay zero
-            self.acc_write.en.eq(w_valid),
+            self.acc_write.en.eq(held_valid),
             retire.eq(held_valid),
             self.tokens.push_prev.eq((held_valid & held_meta.push_prev)
                                      | (sync_push & a_head.flags.push_prev)),

@@ -251,21 +251,39 @@ class Sequencer(wiring.Component):
         # Dispatch registers: one command per unit, held until the unit takes it. The
         # sequencer fills a unit's register only when it is empty, so no unit's ``ready``
         # (tokens, queue room) reaches the sequencer's decode in the same cycle.
+        # The registers hold only bits that can be non-zero in a dispatched instruction, so
+        # synthesis drops the rest: addresses and strides below ``addr_width`` (higher bits
+        # fail the memory check, except a one-row stride's, which no unit uses), the program
+        # address without ``pc_hi`` (fetch runs only below the end of memory), and no
+        # post-processing fields without the unit.
+        postproc = {"postproc": opcode == Opcode.POSTPROC, "dst": pp.dst,
+                    "dst_addr": pp.dst_addr, "param_addr": pp.param_addr,
+                    "zero_point": pp.zero_point, "act_min": pp.act_min,
+                    "act_max": pp.act_max} if cfg.postproc else {}
+        # Buffer addresses and row counts likewise fit the buffer they passed the check for.
+        def addr(value, depth):
+            return Value.cast(value)[:max(1, (depth - 1).bit_length())]
+
+        def count(value, depth):
+            return Value.cast(value)[:depth.bit_length()]
+
         targets, loads = {}, {}
         for unit_value, stream_, fields in (
-            (Unit.LOAD, self.load, {"buffer": ops.load.buffer, "buf_addr": ops.load.buf_addr,
-                         "rows": ops.load.rows, "mem_addr": ops.load.mem_addr,
-                         "stride": ops.load.stride, "pc": pc}),
-            (Unit.COMPUTE, self.compute, {"act_addr": ops.matmul.act_addr,
-                            "weight_addr": ops.matmul.weight_addr,
-                            "acc_addr": ops.matmul.acc_addr, "rows": ops.matmul.rows,
-                            "accumulate": ops.matmul.accumulate, "pc": pc}),
-            (Unit.STORE, self.store, {"acc_addr": ops.store.acc_addr, "rows": ops.store.rows,
-                          "mem_addr": ops.store.mem_addr, "stride": ops.store.stride,
-                          "pc": pc, "postproc": opcode == Opcode.POSTPROC, "dst": pp.dst,
-                          "dst_addr": pp.dst_addr, "param_addr": pp.param_addr,
-                          "zero_point": pp.zero_point, "act_min": pp.act_min,
-                          "act_max": pp.act_max}),
+            (Unit.LOAD, self.load, {
+                "buffer": ops.load.buffer, "buf_addr": addr(ops.load.buf_addr, load_max),
+                "rows": count(ops.load.rows, load_max), "mem_addr": ops.load.mem_addr[:aw],
+                "stride": ops.load.stride[:aw], "pc": pc_low}),
+            (Unit.COMPUTE, self.compute, {
+                "act_addr": addr(ops.matmul.act_addr, buf.act_depth),
+                "weight_addr": addr(ops.matmul.weight_addr, buf.weight_depth),
+                "acc_addr": addr(ops.matmul.acc_addr, buf.acc_depth),
+                "rows": count(ops.matmul.rows, max(buf.act_depth, buf.acc_depth)),
+                "accumulate": ops.matmul.accumulate, "pc": pc_low}),
+            (Unit.STORE, self.store, {
+                "acc_addr": addr(ops.store.acc_addr, buf.acc_depth),
+                "rows": count(ops.store.rows, buf.acc_depth),
+                "mem_addr": ops.store.mem_addr[:aw], "stride": ops.store.stride[:aw],
+                "pc": pc_low, **postproc}),
         ):
             name = unit_value.name.lower()
             command = Signal(stream_.payload.shape(), name=f"{name}_next")

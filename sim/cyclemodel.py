@@ -108,7 +108,7 @@ class Timing:
     read_latency: int = 30
     store_latency: int = 8
     matmul_start: int = 5
-    writeback: int = 5
+    writeback: int = 4
     finish: int = 1
     postproc: int = 8
     slots: int = 8
