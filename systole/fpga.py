@@ -21,7 +21,8 @@ from pathlib import Path
 from .hw.boards import BOARDS
 from .hw.config import SystoleConfig, preset
 
-__all__ = ["FpgaReport", "build_fpga", "parse_nextpnr_log", "CONSTRAINTS", "TOOL_ENV"]
+__all__ = ["FpgaReport", "build_fpga", "nextpnr_options", "parse_nextpnr_log", "CONSTRAINTS",
+           "TOOL_ENV"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "constraints"
@@ -140,6 +141,16 @@ def _count_ffs_ice40(report: str) -> int:
     return sum(counts.values())
 
 
+def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
+    """nextpnr's options for a build: seed, timing report, router2 on ECP5 (unless ``extra``
+    names a router), then ``extra``."""
+    # The timing report (critical paths, JSON) is written next to the log.
+    opts = f"--seed {seed} --timing-allow-fail --report systole.report.json"
+    if family == "ecp5" and "--router" not in extra.split():
+        opts += " --router router2"
+    return f"{opts} {extra}".strip()
+
+
 @contextlib.contextmanager
 def _tool_environment(program: bool):
     """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
@@ -162,8 +173,12 @@ def _tool_environment(program: bool):
 
 def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
                clock_mhz: float | None = None, seed: int = 1, program: bool = False,
-               build_dir: Path | None = None, quiet: bool = False) -> FpgaReport:
+               build_dir: Path | None = None, quiet: bool = False,
+               nextpnr_opts: str = "") -> FpgaReport:
     """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
+
+    ``nextpnr_opts`` are added to nextpnr's command line (for example ``"--router router1"``,
+    which replaces the ECP5 default ``--router router2``, or ``"--placer-heap-beta 0.5"``).
 
     Raises
     ------
@@ -190,11 +205,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     if config.array.multiplier == "ecp5" and family != "ecp5":
         raise ValueError(f"preset {config.name!r} uses ECP5 DSP multipliers; {board_name} is "
                          f"an {family} board")
-    # The timing report (critical paths, JSON) is written next to the log.
-    opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail "
-                                  f"--report systole.report.json"}
+    opts: dict = {"nextpnr_opts": nextpnr_options(family, seed, nextpnr_opts)}
     if family == "ecp5":
-        opts["nextpnr_opts"] += " --router router2"
         opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
             clock_mhz=f"{top.clock_hz / 1e6:g}")
     else:

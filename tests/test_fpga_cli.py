@@ -10,6 +10,7 @@ from systole.fpga import (
     buffer_collision_script,
     build_fpga,
     critical_paths,
+    nextpnr_options,
     parse_nextpnr_log,
 )
 
@@ -56,6 +57,16 @@ def test_fpga_options(capsys):
         build_fpga("arty")
     # The YoWASP tool variables are set for a build only (they would change `generate`).
     assert dict(os.environ) == before
+
+
+def test_nextpnr_options():
+    base = "--seed 3 --timing-allow-fail --report systole.report.json"
+    assert nextpnr_options("ecp5", 3) == f"{base} --router router2"
+    assert nextpnr_options("ice40", 3) == base
+    assert (nextpnr_options("ecp5", 3, "--placer-heap-beta 0.5")
+            == f"{base} --router router2 --placer-heap-beta 0.5")
+    # A router given by hand replaces the ECP5 default (nextpnr refuses two --router).
+    assert nextpnr_options("ecp5", 3, "--router router1") == f"{base} --router router1"
 
 
 def test_critical_paths_from_the_nextpnr_report():
