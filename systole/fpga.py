@@ -132,9 +132,12 @@ def dsp_sites(rows: int, cols: int) -> dict[tuple[int, int], str] | None:
     LFE5U-85F, or None if the array does not fit this layout.
 
     The array is cut into as few bands of consecutive array rows as fit the DSP rows (top
-    first); a band fills its DSP row column by column from the left: the PEs of one array
-    column sit side by side, so a partial sum moves to the next site (or to the next DSP row
-    at the same x), an activation to the next group.
+    first); a band fills its DSP row column by column from the left, leaving the first block
+    (four sites) free if it can: the PEs of one array column sit side by side, so a partial
+    sum moves to the next site (or to the next DSP row at the same x), an activation to the
+    next group. The free block is for the sequencer's multiplier, next to the control logic
+    (near the I/O pins on the left edge): with the array in the first block it went to the far
+    right end of a DSP row (measured: a 22 ns path through it).
     Left to itself, nextpnr's HeAP placer scatters the DSPs over all three rows (the 12 x 12
     array needs 145 of the 156 sites) while packing all other logic into one corner, on
     average 57 tiles from its own DSP (measured): the DSP outputs then could not be routed.
@@ -146,10 +149,11 @@ def dsp_sites(rows: int, cols: int) -> dict[tuple[int, int], str] | None:
             break
     else:
         return None
+    skip = min(len(ECP5_DSP_SLOTS), sites_per_row - per_row * cols)
     sites = {}
     for row in range(rows):
         for col in range(cols):
-            index = col * per_row + row % per_row
+            index = skip + col * per_row + row % per_row
             block, slot = divmod(index, len(ECP5_DSP_SLOTS))
             offset, bel = ECP5_DSP_SLOTS[slot]
             x = ECP5_85F_DSP_BLOCKS[block] + offset

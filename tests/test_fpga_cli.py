@@ -74,15 +74,17 @@ def test_nextpnr_options():
 def test_dsp_sites_fill_the_dsp_rows_column_by_column():
     sites = dsp_sites(12, 12)
     assert len(set(sites.values())) == 144
-    # Four array rows per DSP row; one array column takes one block of four multipliers.
+    # Four array rows per DSP row; one array column takes one block of four multipliers; the
+    # first block (x = 4) stays free.
     assert [sites[row, 0] for row in range(5)] == [
-        "X4/Y10/MULT18_0", "X5/Y10/MULT18_1", "X8/Y10/MULT18_4", "X9/Y10/MULT18_5",
-        "X4/Y34/MULT18_0"]
-    assert sites[0, 1] == "X13/Y10/MULT18_0" and sites[11, 11] == "X110/Y58/MULT18_5"
+        "X13/Y10/MULT18_0", "X14/Y10/MULT18_1", "X17/Y10/MULT18_4", "X18/Y10/MULT18_5",
+        "X13/Y34/MULT18_0"]
+    assert sites[0, 1] == "X22/Y10/MULT18_0" and sites[11, 11] == "X119/Y58/MULT18_5"
+    assert dsp_sites(10, 10)[0, 0] == "X8/Y10/MULT18_4"    # only two sites to spare
     # As few DSP rows as fit: 4 x 4 in the top one, 10 x 10 in two.
     assert {site.split("/")[1] for site in dsp_sites(4, 4).values()} == {"Y10"}
     assert {site.split("/")[1] for site in dsp_sites(10, 10).values()} == {"Y10", "Y34"}
-    assert dsp_sites(1, 52) is not None and dsp_sites(1, 53) is None
+    assert dsp_sites(1, 52)[0, 0] == "X4/Y10/MULT18_0" and dsp_sites(1, 53) is None
     assert dsp_sites(13, 12) is None
     assert dsp_placement_script({(1, 2): "X4/Y10/MULT18_0"}).splitlines() == [
         "select -assert-count 1 systole/soc.chip.compute.array.grid.row1.pe2.dsp",
