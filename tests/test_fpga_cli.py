@@ -49,6 +49,9 @@ def test_fpga_options(capsys):
     assert "invalid choice: 'de10'" in capsys.readouterr().err
     assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50"]) == 2
     assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
+    assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50", "--no-place-dsps",
+                 "--nextpnr-opts", "--router router1"]) == 2
+    assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
     assert main(["fpga", "--board", "ulx3s-85f", "--rows", "8"]) == 2
     assert "give both --rows and --cols" in capsys.readouterr().err
     assert main(["fpga", "--board", "icebreaker", "--preset", "ulx3s"]) == 2
