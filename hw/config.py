@@ -323,7 +323,7 @@ PRESETS: dict[str, SystoleConfig] = {
                            buffers=BufferConfig(act_depth=512, weight_depth=128, acc_depth=512,
                                                 instr_depth=16),
                            postproc=False),
-    # The same with a 10 x 10 array (106 of 156 DSPs): routes much faster than 12 x 12.
+    # The same with a 10 x 10 array (101 of 156 DSPs).
     "ulx3s10": SystoleConfig(name="ulx3s10",
                              array=ArrayConfig(rows=10, cols=10, multiplier="ecp5"),
                              memory=MemoryConfig(channels=1, data_width=64, id_width=1,

@@ -1,4 +1,4 @@
-"""The PE's registered multiplier: generic (inferred) or an ECP5 MULT18X18D with its own registers.
+"""The PE's registered multiplier: generic (inferred) or on an ECP5 MULT18X18D.
 
 Both implementations have the same cycle-level behaviour, so a PE built on either is identical
 at its ports (pinned by ``tests/sim/test_mult_ecp5.py`` against a behavioural model of the DSP):
@@ -10,14 +10,15 @@ at its ports (pinned by ``tests/sim/test_mult_ecp5.py`` against a behavioural mo
 
 The generic multiplier is what yosys infers for any target. On ECP5 the inferred multiplier
 leaves both registers in the fabric, so the multiplier's routing sits in the critical path; the
-``ecp5`` multiplier instantiates MULT18X18D directly with the weight in the DSP's B input
-register (clock enable = ``swap``) and the product in its output register. The activation
-enters the DSP unregistered: it must be multiplied in the cycle it arrives.
+``ecp5`` multiplier instantiates MULT18X18D directly with the product in its output register.
+The activation and the weight (a fabric register) enter the DSP unregistered: the activation
+must be multiplied in the cycle it arrives, and the weight stays out of the DSP's input register
+so that all DSPs share one clock enable (see :class:`Ecp5Multiplier`).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value
+from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, Value
 
 from .numfmt import IntMacFormat
 from .params import check_choice
@@ -71,13 +72,18 @@ class GenericMultiplier(RegisteredMultiplier):
 
 
 class Ecp5Multiplier(RegisteredMultiplier):
-    """Lattice ECP5 MULT18X18D: weight in the B input register, product in the output register.
+    """Lattice ECP5 MULT18X18D: weight register in the fabric, product in the DSP's output register.
 
-    Clock enables: CE0 = ``swap`` or reset (B register), CE1 = 1 (output register). Resets
-    (synchronous, RESETMODE ``SYNC``): RST0 = the domain's reset (B register, like the generic
-    weight; CE0 is raised with it, so the reset acts whether or not the DSP gates its reset with
-    the clock enable), RST1 = 0 (the product has no reset). Operands are sign-extended to 18
-    bits (SIGNEDA = SIGNEDB = 1).
+    The output register is the only DSP register used: clock CLK0, clock enable CE0 = 1, reset
+    RST0 = 0 (the product has no reset), so every DSP of the array has the same CLK, CE and RST
+    signals. A DSP block of the ECP5 (four MULT18X18D) has only four CE, four CLK and four RST
+    inputs for all its multipliers; with the weight in each DSP's B input register (clock
+    enable = that PE's own ``swap``, plus CE = 1 for the output register) a full block needed
+    five different clock enables, and nextpnr could not route the array (12 x 12: placed, but
+    router2 kept thousands of overused wires). The weight register (clock enable ``swap``,
+    synchronous reset like the generic one) therefore sits in the fabric next to the DSP and
+    feeds the B input directly, like the activation the A input. Operands are sign-extended to
+    18 bits (SIGNEDA = SIGNEDB = 1).
 
     Raises
     ------
@@ -93,28 +99,30 @@ class Ecp5Multiplier(RegisteredMultiplier):
         super().__init__(fmt)
 
     def build(self, m: Module, act: Value, shadow: Value, swap: Value) -> Value:
+        weight = Signal(self.fmt.weight_shape, name="weight")
+        with m.If(swap):
+            m.d.sync += weight.eq(shadow)
         p = Signal(2 * ECP5_OPERAND_BITS, name="dsp_p")
         ports = {}
         for index in range(ECP5_OPERAND_BITS):
             # Sign extension as bit selects: plain wires, no combinational process.
             ports[f"i_A{index}"] = act[min(index, self.fmt.act_width - 1)]
-            ports[f"i_B{index}"] = shadow[min(index, self.fmt.weight_width - 1)]
+            ports[f"i_B{index}"] = weight[min(index, self.fmt.weight_width - 1)]
         # C, SRIA, SRIB, SOURCEA/B and the unused clocks, enables and resets stay unconnected:
         # tying them to constants made nextpnr fail to route the constant net to ~150 DSPs.
         for index in range(2 * ECP5_OPERAND_BITS):
             ports[f"o_P{index}"] = p[index]
         m.submodules.dsp = Instance(
             "MULT18X18D",
-            p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0",
-            p_REG_INPUTB_RST="RST0", p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
-            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE1", p_REG_OUTPUT_RST="RST1",
+            p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
+            p_REG_PIPELINE_CLK="NONE",
+            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
             p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED",
             p_CLK3_DIV="ENABLED", p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED",
             p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
             p_RESETMODE="SYNC",
             i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_CLK0=ClockSignal(),
-            i_CE0=swap | ResetSignal(), i_CE1=Const(1, 1),
-            i_RST0=ResetSignal(), i_RST1=Const(0, 1),
+            i_CE0=Const(1, 1), i_RST0=Const(0, 1),
             **ports)
         return p[:self.fmt.product_width].as_signed()
 

@@ -314,7 +314,8 @@ def cmd_fpga(args: argparse.Namespace) -> int:
                          array=replace(base.array, rows=args.rows, cols=args.cols))
     try:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
-                            clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out)
+                            clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out,
+                            nextpnr_opts=args.nextpnr_opts, place_dsps=not args.no_place_dsps)
     except RuntimeError as error:
         print(f"systole fpga: error: {error}", file=sys.stderr)
         return 1
@@ -343,6 +344,12 @@ def _add_fpga_parser(sub) -> None:
                       help="ULX3S design clock from the PLL (default 125; 100, 75, 62.5, 50, "
                            "40, 37.5, 35, 31.25, 30)")
     fpga.add_argument("--out", help="build folder (default build/fpga/<board>)")
+    fpga.add_argument("--nextpnr-opts", default="", metavar="OPTS",
+                      help="extra nextpnr options, e.g. '--router router1' (replaces the ECP5 "
+                           "default router2) or '--placer-heap-beta 0.5'")
+    fpga.add_argument("--no-place-dsps", action="store_true",
+                      help="leave the PEs' DSP sites to nextpnr (ULX3S; by default they are "
+                           "fixed column by column along the DSP rows)")
     fpga.add_argument("--program", action="store_true",
                       help="program the connected board with openFPGALoader after the build")
     fpga.add_argument("--json", action="store_true", help="print one JSON object")

@@ -21,7 +21,8 @@ from pathlib import Path
 from .hw.boards import BOARDS
 from .hw.config import SystoleConfig, preset
 
-__all__ = ["FpgaReport", "build_fpga", "parse_nextpnr_log", "CONSTRAINTS", "TOOL_ENV"]
+__all__ = ["FpgaReport", "build_fpga", "dsp_sites", "nextpnr_options", "parse_nextpnr_log",
+           "CONSTRAINTS", "TOOL_ENV"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "constraints"
@@ -116,6 +117,61 @@ def buffer_collision_script(module: str = BUFFERS_MODULE, max_write_ports: int =
     return "\n".join(lines)
 
 
+#: The array's PEs in the flattened board design (after ``synth_ecp5``): ``{row}``, ``{col}``.
+PE_DSP_CELL = "systole/soc.chip.compute.array.grid.row{row}.pe{col}.dsp"
+
+#: LFE5U-85F MULT18X18D sites: three DSP rows (tile y), each with 13 blocks (x of their first
+#: tile) of four multipliers (x offset in the block, bel name), as nextpnr names them.
+ECP5_85F_DSP_ROWS = (10, 34, 58)
+ECP5_85F_DSP_BLOCKS = (4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114)
+ECP5_DSP_SLOTS = ((0, "MULT18_0"), (1, "MULT18_1"), (4, "MULT18_4"), (5, "MULT18_5"))
+
+
+def dsp_sites(rows: int, cols: int) -> dict[tuple[int, int], str] | None:
+    """A MULT18X18D site (nextpnr bel name) for every PE ``(row, col)`` of an array on the
+    LFE5U-85F, or None if the array does not fit this layout.
+
+    The array is cut into as few bands of consecutive array rows as fit the DSP rows (top
+    first); a band fills its DSP row column by column from the left, leaving the first block
+    (four sites) free if it can: the PEs of one array column sit side by side, so a partial
+    sum moves to the next site (or to the next DSP row at the same x), an activation to the
+    next group. The free block is for the sequencer's multiplier, next to the control logic
+    (near the I/O pins on the left edge): with the array in the first block it went to the far
+    right end of a DSP row (measured: a 22 ns path through it).
+    Left to itself, nextpnr's HeAP placer scatters the DSPs over all three rows (the 12 x 12
+    array needs 145 of the 156 sites) while packing all other logic into one corner, on
+    average 57 tiles from its own DSP (measured): the DSP outputs then could not be routed.
+    """
+    sites_per_row = len(ECP5_85F_DSP_BLOCKS) * len(ECP5_DSP_SLOTS)
+    for bands in range(1, len(ECP5_85F_DSP_ROWS) + 1):
+        per_row = -(-rows // bands)
+        if per_row * cols <= sites_per_row:
+            break
+    else:
+        return None
+    skip = min(len(ECP5_DSP_SLOTS), sites_per_row - per_row * cols)
+    sites = {}
+    for row in range(rows):
+        for col in range(cols):
+            index = skip + col * per_row + row % per_row
+            block, slot = divmod(index, len(ECP5_DSP_SLOTS))
+            offset, bel = ECP5_DSP_SLOTS[slot]
+            x = ECP5_85F_DSP_BLOCKS[block] + offset
+            sites[row, col] = f"X{x}/Y{ECP5_85F_DSP_ROWS[row // per_row]}/{bel}"
+    return sites
+
+
+def dsp_placement_script(sites: dict[tuple[int, int], str]) -> str:
+    """Yosys commands (after synthesis) that fix each PE's MULT18X18D to its site (the
+    ``BEL`` attribute nextpnr places by); ``select -assert-count`` makes a renamed hierarchy
+    fail the build."""
+    lines = []
+    for (row, col), bel in sorted(sites.items()):
+        cell = PE_DSP_CELL.format(row=row, col=col)
+        lines += [f"select -assert-count 1 {cell}", f'setattr -set BEL "{bel}" {cell}']
+    return "\n".join(lines)
+
+
 def critical_paths(report: dict, limit: int = 5) -> list[dict]:
     """The longest paths of nextpnr's ``--report`` JSON: ``{"ns", "from", "to"}`` (cells),
     longest first."""
@@ -140,6 +196,16 @@ def _count_ffs_ice40(report: str) -> int:
     return sum(counts.values())
 
 
+def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
+    """nextpnr's options for a build: seed, timing report, router2 on ECP5 (unless ``extra``
+    names a router), then ``extra``."""
+    # The timing report (critical paths, JSON) is written next to the log.
+    opts = f"--seed {seed} --timing-allow-fail --report systole.report.json"
+    if family == "ecp5" and "--router" not in extra.split():
+        opts += " --router router2"
+    return f"{opts} {extra}".strip()
+
+
 @contextlib.contextmanager
 def _tool_environment(program: bool):
     """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
@@ -162,8 +228,14 @@ def _tool_environment(program: bool):
 
 def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
                clock_mhz: float | None = None, seed: int = 1, program: bool = False,
-               build_dir: Path | None = None, quiet: bool = False) -> FpgaReport:
+               build_dir: Path | None = None, quiet: bool = False,
+               nextpnr_opts: str = "", place_dsps: bool = True) -> FpgaReport:
     """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
+
+    ``nextpnr_opts`` are added to nextpnr's command line (for example ``"--router router1"``,
+    which replaces the ECP5 default ``--router router2``, or ``"--placer-heap-beta 0.5"``).
+    ``place_dsps`` fixes the PEs' MULT18X18D sites on the ULX3S (:func:`dsp_sites`; arrays
+    that do not fit that layout are left to the placer).
 
     Raises
     ------
@@ -190,13 +262,13 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     if config.array.multiplier == "ecp5" and family != "ecp5":
         raise ValueError(f"preset {config.name!r} uses ECP5 DSP multipliers; {board_name} is "
                          f"an {family} board")
-    # The timing report (critical paths, JSON) is written next to the log.
-    opts: dict = {"nextpnr_opts": f"--seed {seed} --timing-allow-fail "
-                                  f"--report systole.report.json"}
+    opts: dict = {"nextpnr_opts": nextpnr_options(family, seed, nextpnr_opts)}
     if family == "ecp5":
-        opts["nextpnr_opts"] += " --router router2"
         opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
             clock_mhz=f"{top.clock_hz / 1e6:g}")
+        sites = dsp_sites(config.array.rows, config.array.cols)
+        if place_dsps and config.array.multiplier == "ecp5" and sites is not None:
+            opts["script_after_synth"] = dsp_placement_script(sites)
     else:
         opts["synth_opts"] = "-dsp -spram"
         # Only here, where it is what makes the chip fit. (Not measured on the ECP5: the one

@@ -10,6 +10,9 @@ from systole.fpga import (
     buffer_collision_script,
     build_fpga,
     critical_paths,
+    dsp_placement_script,
+    dsp_sites,
+    nextpnr_options,
     parse_nextpnr_log,
 )
 
@@ -46,6 +49,9 @@ def test_fpga_options(capsys):
     assert "invalid choice: 'de10'" in capsys.readouterr().err
     assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50"]) == 2
     assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
+    assert main(["fpga", "--board", "icebreaker", "--clock-mhz", "50", "--no-place-dsps",
+                 "--nextpnr-opts", "--router router1"]) == 2
+    assert "--clock-mhz is only for the ULX3S" in capsys.readouterr().err
     assert main(["fpga", "--board", "ulx3s-85f", "--rows", "8"]) == 2
     assert "give both --rows and --cols" in capsys.readouterr().err
     assert main(["fpga", "--board", "icebreaker", "--preset", "ulx3s"]) == 2
@@ -56,6 +62,36 @@ def test_fpga_options(capsys):
         build_fpga("arty")
     # The YoWASP tool variables are set for a build only (they would change `generate`).
     assert dict(os.environ) == before
+
+
+def test_nextpnr_options():
+    base = "--seed 3 --timing-allow-fail --report systole.report.json"
+    assert nextpnr_options("ecp5", 3) == f"{base} --router router2"
+    assert nextpnr_options("ice40", 3) == base
+    assert (nextpnr_options("ecp5", 3, "--placer-heap-beta 0.5")
+            == f"{base} --router router2 --placer-heap-beta 0.5")
+    # A router given by hand replaces the ECP5 default (nextpnr refuses two --router).
+    assert nextpnr_options("ecp5", 3, "--router router1") == f"{base} --router router1"
+
+
+def test_dsp_sites_fill_the_dsp_rows_column_by_column():
+    sites = dsp_sites(12, 12)
+    assert len(set(sites.values())) == 144
+    # Four array rows per DSP row; one array column takes one block of four multipliers; the
+    # first block (x = 4) stays free.
+    assert [sites[row, 0] for row in range(5)] == [
+        "X13/Y10/MULT18_0", "X14/Y10/MULT18_1", "X17/Y10/MULT18_4", "X18/Y10/MULT18_5",
+        "X13/Y34/MULT18_0"]
+    assert sites[0, 1] == "X22/Y10/MULT18_0" and sites[11, 11] == "X119/Y58/MULT18_5"
+    assert dsp_sites(10, 10)[0, 0] == "X8/Y10/MULT18_4"    # only two sites to spare
+    # As few DSP rows as fit: 4 x 4 in the top one, 10 x 10 in two.
+    assert {site.split("/")[1] for site in dsp_sites(4, 4).values()} == {"Y10"}
+    assert {site.split("/")[1] for site in dsp_sites(10, 10).values()} == {"Y10", "Y34"}
+    assert dsp_sites(1, 52)[0, 0] == "X4/Y10/MULT18_0" and dsp_sites(1, 53) is None
+    assert dsp_sites(13, 12) is None
+    assert dsp_placement_script({(1, 2): "X4/Y10/MULT18_0"}).splitlines() == [
+        "select -assert-count 1 systole/soc.chip.compute.array.grid.row1.pe2.dsp",
+        'setattr -set BEL "X4/Y10/MULT18_0" systole/soc.chip.compute.array.grid.row1.pe2.dsp']
 
 
 def test_critical_paths_from_the_nextpnr_report():
