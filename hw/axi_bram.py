@@ -57,7 +57,7 @@ class AxiBram(wiring.Component):
     -------
     Reads: first beat 2 cycles after AR, then one beat per cycle while R is ready. Writes: one
     beat per cycle from the cycle after AW; B the cycle after the last beat. Host: response
-    2 (write) or 3 (read) cycles after the command.
+    1 (write) or 2 (read) cycles after the command.
     """
 
     def __init__(self, params: AxiParams, size: int, *, ram: str = "generic"):
@@ -85,14 +85,11 @@ class AxiBram(wiring.Component):
         depth = self.size // p.data_bytes
         word_bits = exact_log2(depth)
         write, read = self._ram(m, depth)
+        addr = Signal(word_bits)                 # the one address of both ports
+        m.d.comb += [write.addr.eq(addr), read.addr.eq(addr)]
+
         axi = self.axi
-        # The one address of both ports is a register: it fans out to every block RAM of a
-        # large memory (64 on the ULX3S), and a multiplexer in front of it was the ULX3S
-        # build's longest path.
         burst_addr = Signal(word_bits)
-        m.d.comb += [write.addr.eq(burst_addr), read.addr.eq(burst_addr)]
-        host_write = Signal()
-        host_data = Signal(8)
         burst_id = Signal(p.id_width)
         remaining = Signal(9)                     # beats still to read from the memory
         r_last = Signal()
@@ -120,21 +117,18 @@ class AxiBram(wiring.Component):
                 with m.Elif(self.host.valid):
                     m.d.comb += self.host.ready.eq(1)
                     cmd = self.host.payload
-                    m.d.sync += [burst_addr.eq(cmd.addr[beat_bits:]),
-                                 lane.eq(cmd.addr[:beat_bits]),
-                                 host_write.eq(cmd.write), host_data.eq(cmd.data)]
-                    m.next = "HOST"
-            with m.State("HOST"):
-                with m.If(host_write):
-                    m.d.comb += [write.data.eq(host_data.replicate(p.data_bytes)),
-                                 write.en.eq(Const(1, p.data_bytes) << lane)]
-                    m.d.sync += rsp.eq(0)
-                    m.next = "HOST_RSP"
-                with m.Else():
-                    m.d.comb += read.en.eq(1)
-                    m.next = "HOST_READ"
+                    m.d.comb += addr.eq(cmd.addr[beat_bits:])
+                    m.d.sync += lane.eq(cmd.addr[:beat_bits])
+                    with m.If(cmd.write):
+                        m.d.comb += [write.data.eq(cmd.data.replicate(p.data_bytes)),
+                                     write.en.eq(Const(1, p.data_bytes) << cmd.addr[:beat_bits])]
+                        m.d.sync += rsp.eq(0)
+                        m.next = "HOST_RSP"
+                    with m.Else():
+                        m.d.comb += read.en.eq(1)
+                        m.next = "HOST_READ"
             with m.State("WRITE"):
-                m.d.comb += axi.w.ready.eq(1)
+                m.d.comb += [axi.w.ready.eq(1), addr.eq(burst_addr)]
                 with m.If(axi.w.valid):
                     m.d.comb += write.data.eq(axi.w.payload.data)
                     m.d.comb += write.en.eq(axi.w.payload.strb)
@@ -150,7 +144,7 @@ class AxiBram(wiring.Component):
                 # R register is empty or being emptied; the port holds its data otherwise.
                 r_valid = Signal()
                 issue = (remaining != 0) & (~r_valid | axi.r.ready)
-                m.d.comb += [axi.r.valid.eq(r_valid), read.en.eq(issue)]
+                m.d.comb += [axi.r.valid.eq(r_valid), addr.eq(burst_addr), read.en.eq(issue)]
                 with m.If(issue):
                     m.d.sync += [burst_addr.eq(burst_addr + 1), remaining.eq(remaining - 1),
                                  r_last.eq(remaining == 1), r_valid.eq(1)]
