@@ -188,7 +188,6 @@ class _Banks:
         self.blocked: list[dict[int, float]] = [{} for _ in range(mem.channels)]
         self.precharge_ready: list[dict[int, float]] = [{} for _ in range(mem.channels)]
         self.pending: list[_Decision | None] = [None] * mem.channels
-        self.choices: list[tuple[int, int]] = []
 
     def _decide(self, channel: int) -> None:
         """Issue the refreshes of the channel's pending decision: each takes the bank of the
@@ -206,7 +205,6 @@ class _Banks:
             bank = max(self.round[channel], key=lambda b: (
                 first.get(b, never), ready.get(b, -1e9), -b))
             self.round[channel].discard(bank)
-            self.choices.append((channel, bank))
             start = due
             if bank in opened:
                 start = max(due, ready.get(bank, -1e9)) + self.precharge

@@ -143,7 +143,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_run_parser(sub) -> None:
-    from systole.hw.config import PRESETS
     from systole.sim.hbm import PRESETS as HBM_PRESETS
 
     run = sub.add_parser(
@@ -152,13 +151,11 @@ def _add_run_parser(sub) -> None:
                     "generated chip with the HBM memory model, check C against numpy and the "
                     "final memory image against the golden model, and print cycles, MACs, "
                     "array utilisation and bytes moved. Exit code 1 when anything differs.")
-    run.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                     help="chip configuration (default: default)")
+    _add_chip_options(run)
     run.add_argument("--m", type=int, required=True, help="rows of A and C")
     run.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
     run.add_argument("--n", type=int, required=True, help="columns of B and C")
     run.add_argument("--seed", type=int, default=0, help="seed of the random operands")
-    _add_sim_option(run)
     run.add_argument("--hbm", choices=sorted(HBM_PRESETS), default="hbm2e",
                      help="HBM timing preset of the memory model (default hbm2e)")
     run.add_argument("--memory", choices=["timing", "fixed", "random"], default="timing",
@@ -217,7 +214,6 @@ def cmd_mlp_demo(args: argparse.Namespace) -> int:
 
 
 def _add_mlp_demo_parser(sub) -> None:
-
     demo = sub.add_parser(
         "mlp-demo", help="an int8 MLP on the digits data set through the simulated chip",
         description="Train (or load from build/mlp/) a 64-64-10 MLP on scikit-learn's digits, "
