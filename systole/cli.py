@@ -137,6 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name} must be at least 1, not {getattr(args, name)}")
     report = run_gemm(config, args.m, args.k, args.n, seed=args.seed, sim=args.sim,
                       hbm=args.hbm, mode=args.memory, max_cycles=args.max_cycles,
+                      transpose={"auto": None, "straight": False,
+                                 "transposed": True}[args.mapping],
                       quiet=False)
     print(json.dumps(report.to_dict()) if args.json else report.text())
     return 0 if report.ok else 1
@@ -162,6 +164,9 @@ def _add_run_parser(sub) -> None:
                      help="memory model: HBM timing (default), fixed or random latency")
     run.add_argument("--max-cycles", type=int, default=5_000_000,
                      help="watchdog: give up after this many cycles")
+    run.add_argument("--mapping", choices=["auto", "straight", "transposed"], default="auto",
+                     help="compute C = A @ B, or C^T = B^T A^T (faster for few rows of A); "
+                          "default: the compiler's choice")
     run.add_argument("--json", action="store_true",
                      help="print one JSON object on stdout (progress still goes to stderr)")
     run.set_defaults(func=cmd_run)

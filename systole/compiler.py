@@ -21,6 +21,17 @@ program cannot deadlock whatever the dispatch queue depths. The load unit is thr
 
 The program ends with a bare HALT: the chip reports done only once every unit is idle, so no
 trailing SYNC is needed, and every token pushed is popped (no tokens are left over).
+
+**Transposed mapping.** A weight tile is used by the M rows of an M-block, and the array needs
+at least ``2 * rows - 1`` vectors per tile to hide the next tile's weight shift
+(:attr:`~systole.hw.config.ArrayConfig.min_tile_period`). With few rows of A (a GEMV, M = 1)
+every tile costs that many cycles for M vectors. :func:`compile_gemm` then computes
+C^T = B^T A^T instead: B^T (N x K) streams through the array as the activations, A^T (K x M)
+is the weight tiles, each used by all N rows, and the layout above holds B^T in the A region,
+A^T in the B region and C^T in the C region (:attr:`Program.transposed`;
+:meth:`Program.read_result` returns C). It transposes when
+:func:`~systole.tiling.estimate_cycles` finds that at least 10 % faster
+(:data:`TRANSPOSE_GAIN`); ``transpose=`` forces either mapping.
 """
 
 from __future__ import annotations
@@ -37,9 +48,12 @@ from .sim.footprint import Shadow, footprint
 from .sim.tokens import queue_between
 from .tiling import Tiling, estimate_cycles, plan_tiling
 
-__all__ = ["Program", "compile_gemm", "assign_tokens", "REGION_ALIGN"]
+__all__ = ["Program", "compile_gemm", "assign_tokens", "REGION_ALIGN", "TRANSPOSE_GAIN"]
 
 REGION_ALIGN = 4096
+#: ``compile_gemm`` transposes only when the estimate of C^T = B^T A^T is below this fraction
+#: of the straight mapping's: the estimate is rough, and close calls stay straight.
+TRANSPOSE_GAIN = 0.9
 
 
 def _align(value: int) -> int:
@@ -62,6 +76,9 @@ class Program:
         Byte addresses of the program and the A, B and C regions.
     bytes_read, bytes_written : int
         Data bytes the LOADs read and the STOREs write (instruction fetch not included).
+    transposed : bool
+        The program computes C^T = B^T A^T (see the module docstring): :attr:`tiling` is that
+        GEMM's (N x K x M), the A region holds B^T, the B region A^T and the C region C^T.
     """
 
     config: SystoleConfig
@@ -74,11 +91,13 @@ class Program:
     c_addr: int
     bytes_read: int
     bytes_written: int
+    transposed: bool = False
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """``(M, K, N)``."""
-        return self.tiling.m, self.tiling.k, self.tiling.n
+        """``(M, K, N)`` of C = A @ B (whichever mapping the program uses)."""
+        t = self.tiling
+        return (t.n, t.k, t.m) if self.transposed else (t.m, t.k, t.n)
 
     @property
     def macs(self) -> int:
@@ -111,7 +130,8 @@ class Program:
         if addr < base or len(region) != nbytes:
             raise ValueError(f"memory must cover bytes {addr:#x}..{addr + nbytes:#x}")
         words = region.reshape(t.n_tiles, t.m, -1)[:, :, :4 * cols].copy().view("<i4")
-        return words.transpose(1, 0, 2).reshape(t.m, t.n_tiles * cols)[:, :t.n].astype(np.int32)
+        c = words.transpose(1, 0, 2).reshape(t.m, t.n_tiles * cols)[:, :t.n].astype(np.int32)
+        return np.ascontiguousarray(c.T) if self.transposed else c
 
     @property
     def estimated_cycles(self) -> int:
@@ -313,6 +333,21 @@ class _Emitter:
         self._emit(Opcode.HALT)
 
 
+def _regions(t: Tiling, config: SystoleConfig) -> tuple[int, int, int]:
+    """``(b_addr, c_addr, prog_addr)`` of the memory layout (A at 0).
+
+    The first step needs the first activation rows, the first weight tile and, before them,
+    the program: B and the program start on the channels after the ones the first activation
+    LOAD reads, so the three come in in parallel (see :func:`_stagger`).
+    """
+    act, weight, acc = (config.word_bytes(kind) for kind in ("act", "weight", "acc"))
+    first_act = t.block_rows(0) * act
+    b_addr = _stagger(_align(t.k_tiles * t.m * act), first_act, 0, config)
+    c_addr = _align(b_addr + t.n_tiles * t.k_tiles * config.array.rows * weight)
+    prog_addr = _stagger(_align(c_addr + t.n_tiles * t.m * acc), first_act, 1, config)
+    return b_addr, c_addr, prog_addr
+
+
 def _pack(a: np.ndarray, b: np.ndarray, config: SystoleConfig, t: Tiling
           ) -> tuple[np.ndarray, np.ndarray]:
     """A and B in their memory layouts, as uint8 byte arrays."""
@@ -330,7 +365,7 @@ def _pack(a: np.ndarray, b: np.ndarray, config: SystoleConfig, t: Tiling
 
 
 def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = None, *,
-                 lookahead: int = 16) -> Program:
+                 lookahead: int = 16, transpose: bool | None = None) -> Program:
     """Compile C = A @ B (int8 in, int32 out) for the chip described by ``config``.
 
     Parameters
@@ -343,11 +378,17 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
         The accelerator (default: the ``default`` preset).
     lookahead : int
         MATMULs the load unit may run ahead of the compute unit (at least 2).
+    transpose : bool or None
+        Compute C^T = B^T A^T (``True``) or C = A @ B (``False``) on the array; ``None``
+        (default) transposes when :func:`~systole.tiling.estimate_cycles` finds that at least
+        10 % faster, as for few rows of A and many columns of B (a GEMV). The result is
+        C either way (:meth:`Program.read_result`).
 
     Raises
     ------
     TypeError
-        An operand is not a numpy int8 array, or ``config`` is not a SystoleConfig.
+        An operand is not a numpy int8 array, ``config`` is not a SystoleConfig or
+        ``transpose`` is not None, True or False.
     ValueError
         An operand is not 2-D or empty, the inner dimensions differ, or the GEMM does not fit
         the memory.
@@ -360,16 +401,24 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"inner dimensions differ: A is M x K = {a.shape[0]} x {a.shape[1]}, "
                          f"B is K x N = {b.shape[0]} x {b.shape[1]}")
-    t = plan_tiling(a.shape[0], a.shape[1], b.shape[1], config, lookahead=lookahead)
+    if transpose is not None and not isinstance(transpose, bool):
+        raise TypeError(f"transpose must be None, True or False, not {transpose!r}")
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    if transpose is None:
+        straight = plan_tiling(m, k, n, config, lookahead=lookahead)
+        flipped = plan_tiling(n, k, m, config, lookahead=lookahead)
+        # At most two LOADs, a MATMUL and a STORE per step, and the HALT.
+        flipped_end = _regions(flipped, config)[2] + INSTR_BYTES * (4 * flipped.steps + 1)
+        transpose = (estimate_cycles(flipped, config)
+                     < TRANSPOSE_GAIN * estimate_cycles(straight, config)
+                     and flipped_end <= config.memory.size)
+        t = flipped if transpose else straight
+    else:
+        t = plan_tiling(*((n, k, m) if transpose else (m, k, n)), config, lookahead=lookahead)
+    if transpose:           # C^T = B^T A^T: B^T is the array's activations, A^T its weights
+        a, b = b.T, a.T
     a_bytes, b_bytes = _pack(a, b, config, t)
-    # The first step needs the first activation rows, the first weight tile and, before
-    # them, the program: B and the program start on the channels after the ones the first
-    # activation LOAD reads, so the three come in in parallel (see :func:`_stagger`).
-    first_act = t.block_rows(0) * config.word_bytes("act")
-    b_addr = _stagger(_align(len(a_bytes)), first_act, 0, config)
-    c_addr = _align(b_addr + len(b_bytes))
-    prog_addr = _stagger(_align(c_addr + t.n_tiles * t.m * config.word_bytes("acc")),
-                         first_act, 1, config)
+    b_addr, c_addr, prog_addr = _regions(t, config)
     emitter = _Emitter(config, t, 0, b_addr, c_addr)
     emitter.emit()
     assign_tokens(emitter.instrs, config, emitter.extra)
@@ -391,4 +440,5 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
         bytes_read=sum(f["rows"] * config.word_bytes("act" if f["buffer"] == Buffer.ACT
                                                      else "weight") for f in loads),
         bytes_written=sum(f["rows"] * config.word_bytes("acc") for f in emitter.instrs
-                          if f["opcode"] == Opcode.STORE))
+                          if f["opcode"] == Opcode.STORE),
+        transposed=transpose)

@@ -27,8 +27,8 @@ def operands(m, k, n, seed=0, fill=None):
             rng.integers(-128, 128, (k, n), dtype=np.int8))
 
 
-def run_gemm(a, b, config, queue_depth=0):
-    program = compile_gemm(a, b, config)
+def run_gemm(a, b, config, queue_depth=0, transpose=None):
+    program = compile_gemm(a, b, config, transpose=transpose)
     result = GoldenMachine(config).run(program.image, program.prog_addr,
                                        queue_depth=queue_depth)   # strict: tokens checked
     assert result.ok, result.message
@@ -41,20 +41,23 @@ def run_gemm(a, b, config, queue_depth=0):
     (1, 1, 1), (7, 13, 5), (37, 41, 29), (2, 300, 3), (1, 50, 37), (41, 50, 1), (16, 16, 16),
     (64, 8, 20),
 ])
-def test_gemm_equals_numpy(config, m, k, n):
+@pytest.mark.parametrize("transpose", [None, True], ids=["auto", "transposed"])
+def test_gemm_equals_numpy(config, m, k, n, transpose):
     a, b = operands(m, k, n, seed=m * k * n)
-    program, result = run_gemm(a, b, config)
+    program, result = run_gemm(a, b, config, transpose=transpose)
+    assert program.shape == (m, k, n)
     np.testing.assert_array_equal(program.read_result(result.memory), matmul_int32(a, b))
     assert (result.bytes_read, result.bytes_written) == (program.bytes_read,
                                                          program.bytes_written)
     assert result.vectors == program.array_vectors
 
 
+@pytest.mark.parametrize("transpose", [False, True])
 @pytest.mark.parametrize("fill", [-128, 127])
 @pytest.mark.parametrize("config", [TINY, SMALL], ids=lambda c: c.name)
-def test_extreme_operands(config, fill):
+def test_extreme_operands(config, fill, transpose):
     a, b = operands(9, 70, 6, fill=fill)
-    program, result = run_gemm(a, b, config)
+    program, result = run_gemm(a, b, config, transpose=transpose)
     np.testing.assert_array_equal(program.read_result(result.memory), matmul_int32(a, b))
 
 
@@ -99,7 +102,7 @@ def test_token_bound_follows_the_lookahead():
 
 def test_layout_of_operands_and_result():
     a, b = operands(3, 6, 5, seed=8)
-    program = compile_gemm(a, b, TINY)
+    program = compile_gemm(a, b, TINY, transpose=False)
     image, word = program.image, 32
     # A, K-tile 1, row 2: A[2, 4:6] then zero padding
     row = image[(1 * 3 + 2) * word:][:word].view(np.int8)
@@ -115,6 +118,45 @@ def test_layout_of_operands_and_result():
     assert program.result_range == (program.c_addr, 2 * 3 * 32)
     assert program.prog_addr % 4096 == 0
     assert len(program.image) == program.prog_addr + 16 * len(program.instructions)
+
+
+def test_transposed_layout_holds_b_t_a_t_and_c_t():
+    a, b = operands(3, 6, 5, seed=8)
+    program, result = run_gemm(a, b, TINY, transpose=True)
+    image, word = program.image, 32
+    assert program.transposed and program.tiling.m == 5 and program.tiling.n == 3
+    # A region, K-tile 1, row 2: B^T[2, 4:6] = B[4:6, 2]
+    row = image[(1 * 5 + 2) * word:][:word].view(np.int8)
+    assert list(row[:2]) == list(b[4:6, 2]) and not row[2:].any()
+    # B region, N-tile 0, K-tile 1, tile row 1: A^T[5, 0:3] = A[0:3, 5]
+    row = image[program.b_addr + (1 * 4 + 1) * word:][:word].view(np.int8)
+    assert list(row[:3]) == list(a[:, 5]) and not row[3:].any()
+    # C region: row n holds C^T[n, :] = C[:, n] as int32
+    c_t = result.memory[program.c_addr:][:5 * word].view("<i4").reshape(5, 8)
+    np.testing.assert_array_equal(c_t[:, :3], matmul_int32(a, b).T)
+    assert not c_t[:, 3:].any()
+
+
+@pytest.mark.parametrize("m,k,n,transposed", [
+    (1, 2048, 2048, True), (8, 512, 512, True), (1, 16, 16, False), (64, 64, 64, False),
+    (2048, 64, 1, False),
+])
+def test_few_rows_of_a_transpose_on_default(m, k, n, transposed):
+    """A GEMV spends 2 * rows - 1 cycles per weight tile for one vector; transposed, the
+    N rows of B^T stream through each tile of A^T: about half the cycles."""
+    a, b = operands(m, k, n, seed=13)
+    straight = compile_gemm(a, b, DEFAULT, transpose=False)
+    program = compile_gemm(a, b, DEFAULT)
+    assert program.transposed is transposed
+    if transposed:
+        assert program.estimated_cycles < 0.55 * straight.estimated_cycles
+        assert program.array_vectors == n * -(-k // 16) * -(-m // 16)
+
+
+def test_transpose_must_be_a_bool_or_none():
+    a, b = operands(2, 2, 2)
+    with pytest.raises(TypeError, match="transpose must be None, True or False, not 1"):
+        compile_gemm(a, b, TINY, transpose=1)
 
 
 def test_read_result_from_a_slice_of_memory():

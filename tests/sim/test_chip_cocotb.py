@@ -53,6 +53,34 @@ def test_memory_models(memory):
     assert report.ok, report.text()
 
 
+@pytest.mark.parametrize("m,k,n", [(1, 9, 6), (5, 13, 22), (1, 1, 1)], ids=lambda v: str(v))
+def test_transposed_mapping(m, k, n):
+    """C^T = B^T A^T on the chip (B^T streams as activations, A^T is the weights)."""
+    report = run_gemm(TINY, m, k, n, seed=m * k + n, transpose=True)
+    assert report.transposed and report.ok, report.text()
+
+
+def test_transposed_extreme_operands():
+    a = np.full((3, 11), -128, np.int8)
+    b = np.full((11, 9), -128, np.int8)
+    b[:, 4] = 127
+    report = check_gemm(TINY, a, b, transpose=True)
+    assert report.ok, report.text()
+
+
+def test_gemv_transposed_takes_half_the_cycles_on_default():
+    """1 x 512 x 512 on the 16 x 16 chip: straight, each of the 1,024 weight tiles holds the
+    array for 2 * 16 - 1 cycles for a single vector; transposed, the 512 rows of B^T stream
+    through each of the 32 tiles of A^T back to back (16,384 busy cycles)."""
+    straight = run_gemm(preset("default"), 1, 512, 512, seed=3, transpose=False)
+    auto = run_gemm(preset("default"), 1, 512, 512, seed=3)
+    assert straight.ok and auto.ok, (straight.text(), auto.text())
+    assert auto.transposed and not straight.transposed
+    assert auto.array_busy_cycles == 512 * 32
+    assert auto.cycles < 0.55 * straight.cycles, (auto.cycles, straight.cycles)
+    assert auto.array_busy_cycles > 0.95 * auto.cycles
+
+
 def test_default_preset():
     report = run_gemm(preset("default"), 40, 37, 33, seed=1)
     assert report.ok, report.text()
