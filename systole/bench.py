@@ -73,8 +73,11 @@ def scalesim_cycles(m: int, k: int, n: int, rows: int, cols: int) -> int:
 
 
 def _ideal_utilization(m: int, k: int, n: int, rows: int, cols: int) -> float:
-    """Utilisation with every PE busy every cycle, partial tiles padded."""
-    return (k * n) / (math.ceil(k / rows) * rows * math.ceil(n / cols) * cols)
+    """Utilisation with every PE busy every cycle, partial tiles padded, in the better of the
+    two mappings (C = A @ B pads N to the columns, C^T = B^T A^T pads M)."""
+    def padded(n: int) -> float:
+        return (k * n) / (math.ceil(k / rows) * rows * math.ceil(n / cols) * cols)
+    return max(padded(n), padded(m))
 
 
 def run_case(case: Case, *, seed: int = 0) -> dict:
@@ -91,7 +94,8 @@ def run_case(case: Case, *, seed: int = 0) -> dict:
     macs = case.m * case.k * case.n
     return {
         "config": config.name, "rows": rows, "cols": cols, "kind": case.kind,
-        "m": case.m, "k": case.k, "n": case.n, "ok": report.ok,
+        "m": case.m, "k": case.k, "n": case.n, "transposed": report.transposed,
+        "ok": report.ok,
         "cycles": report.cycles, "utilization": round(report.utilization, 4),
         "model_cycles": report.model_cycles,
         "model_error": round((report.model_cycles - report.cycles) / report.cycles, 4),
@@ -142,7 +146,8 @@ def markdown_table(bench: dict) -> str:
     ]
     for r in bench["cases"]:
         lines.append(
-            f"| {r['rows']}x{r['cols']} | {r['m']} x {r['k']} x {r['n']} | {r['cycles']:,} "
+            f"| {r['rows']}x{r['cols']} | {r['m']} x {r['k']} x {r['n']}"
+            f"{' (C^T)' if r.get('transposed') else ''} | {r['cycles']:,} "
             f"| {r['utilization']:.3f} | {r['model_cycles']:,} ({r['model_error']:+.1%}) "
             f"| {r['scalesim_utilization']:.3f} | {r['ideal_utilization']:.3f} "
             f"| {r['bytes_per_cycle']:.1f} ({r['bandwidth_fraction']:.1%}) "
