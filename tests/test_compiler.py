@@ -153,6 +153,20 @@ def test_few_rows_of_a_transpose_on_default(m, k, n, transposed):
         assert program.array_vectors == n * -(-k // 16) * -(-m // 16)
 
 
+def test_auto_mapping_stays_straight_when_the_transposed_image_does_not_fit():
+    # 1 x 4 x 8100 on a 512 KiB tiny: C^T takes a 32-byte word per column of B (8100 of them)
+    config = SystoleConfig(name="half-mib", array=TINY.array,
+                           memory=MemoryConfig(channels=2, data_width=256, size=1 << 19,
+                                               interleave=256, buffer_depth=256),
+                           buffers=TINY.buffers)
+    a, b = np.ones((1, 4), np.int8), np.ones((4, 8100), np.int8)
+    with pytest.raises(ValueError, match="the GEMM needs 531744 bytes of memory"):
+        compile_gemm(a, b, config, transpose=True)
+    program = compile_gemm(a, b, config)
+    assert not program.transposed and len(program.image) <= config.memory.size
+    assert compile_gemm(a[:, :], b[:, :2000], config).transposed
+
+
 def test_transpose_must_be_a_bool_or_none():
     a, b = operands(2, 2, 2)
     with pytest.raises(TypeError, match="transpose must be None, True or False, not 1"):
