@@ -234,6 +234,12 @@ class SystoleConfig:
     stall_counters : bool
         Count the STALL_* registers (:mod:`systole.hw.perf`). ``False`` leaves them out (they
         read 0; about 300 iCE40 logic cells); CYCLES, INSTRUCTIONS, ARRAY_BUSY and BYTES_* stay.
+    check_registers : bool
+        The sequencer's memory range check takes its multiply's operands and ``mem_addr +
+        row_bytes`` from registers (some 40 flip-flops), so that the multiply has a cycle to
+        itself: the default chip's longest path on SKY130 otherwise. ``False`` computes them
+        from the instruction register in the same cycle (the iCEBreaker, whose placer fails
+        from about 4,790 logic cells). Same checks, same cycle counts.
     """
 
     name: str = "custom"
@@ -242,6 +248,7 @@ class SystoleConfig:
     buffers: BufferConfig = field(default_factory=BufferConfig)
     postproc: bool = True
     stall_counters: bool = True
+    check_registers: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -252,7 +259,7 @@ class SystoleConfig:
             raise TypeError(f"memory must be a MemoryConfig, not {self.memory!r}")
         if not isinstance(self.buffers, BufferConfig):
             raise TypeError(f"buffers must be a BufferConfig, not {self.buffers!r}")
-        for name in ("postproc", "stall_counters"):
+        for name in ("postproc", "stall_counters", "check_registers"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.buffers.weight_depth < self.array.rows:
@@ -298,8 +305,9 @@ class SystoleConfig:
                 "memory": self.memory.to_dict(), "buffers": self.buffers.to_dict(),
                 "words": {kind: {"bytes": self.word_bytes(kind)}
                           for kind in ("act", "weight", "acc", "param")}}
-        for name in ("postproc", "stall_counters"):   # descriptions of full designs stay
-            if not getattr(self, name):                # as they were
+        # Only the parameters a design turns off: descriptions of full designs stay as they were.
+        for name in ("postproc", "stall_counters", "check_registers"):
+            if not getattr(self, name):
                 view[name] = False
         return view
 
@@ -341,8 +349,9 @@ PRESETS: dict[str, SystoleConfig] = {
                                 # (4, two beats each, took some 500 flip-flops).
                                 buffers=BufferConfig(act_depth=64, weight_depth=16,
                                                      acc_depth=64, instr_depth=32),
-                                # Nor room for the stall counters.
-                                postproc=False, stall_counters=False),
+                                # Nor room for the stall counters or the check registers.
+                                postproc=False, stall_counters=False,
+                                check_registers=False),
 }
 
 

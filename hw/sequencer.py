@@ -193,12 +193,17 @@ class Sequencer(wiring.Component):
         self.debug = {"pc": pc, "full": full, "fetching": fetching, "fetch_pc": fetch_pc,
                       "half": half, "word": word, "running": running, "stopping": stopping}
 
+        def rows_and_stride(word):
+            """An instruction's row count and memory stride (POSTPROC's rows sit where
+            STORE's are)."""
+            op, operands = word.header.opcode, word.operands
+            store_unit = (op == Opcode.STORE) | (op == Opcode.POSTPROC)
+            return (Mux(op == Opcode.MATMUL, operands.matmul.rows,
+                        Mux(store_unit, operands.store.rows, operands.load.rows)),
+                    Mux(op == Opcode.STORE, operands.store.stride, operands.load.stride))
+
         opcode = header.opcode
-        # POSTPROC's rows sit where STORE's are.
-        is_store_unit = (opcode == Opcode.STORE) | (opcode == Opcode.POSTPROC)
-        rows = Mux(opcode == Opcode.MATMUL, ops.matmul.rows,
-                   Mux(is_store_unit, ops.store.rows, ops.load.rows))
-        stride = Mux(opcode == Opcode.STORE, ops.store.stride, ops.load.stride)
+        rows, stride = rows_and_stride(instr)
         mem_addr = Mux(opcode == Opcode.STORE, ops.store.mem_addr, ops.load.mem_addr)
         row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"),
                         Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
@@ -234,8 +239,12 @@ class Sequencer(wiring.Component):
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
         addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False
-        out_of_memory = moves_data & (span_big | addr_big
-                                      | (mem_addr[:aw] + span + row_bytes > mem.size))
+        if cfg.check_registers:
+            mem_end = Signal(aw + 1)          # mem_addr + row_bytes (registered in CHECK)
+            end = mem_end + span
+        else:
+            end = mem_addr[:aw] + span + row_bytes
+        out_of_memory = moves_data & (span_big | addr_big | (end > mem.size))
 
         # Commands for the units.
         flags = {flag: getattr(header, flag) for flag in FLAGS}
@@ -330,6 +339,22 @@ class Sequencer(wiring.Component):
                 m.next = "READ"
         with m.If(take):
             m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
+        if cfg.check_registers:
+            # The range check's multiply takes its operands from registers loaded with
+            # ``instr``, so that CHECK holds only the multiplier.
+            mul_rows_m1 = Signal(rows_bits)
+            mul_stride = Signal(aw)
+            mul_stride_big = Signal()
+            staged_rows, staged_stride = rows_and_stride(staged)
+            with m.If(take):
+                m.d.sync += [mul_rows_m1.eq((staged_rows - 1)[:rows_bits]),
+                             mul_stride.eq(staged_stride[:aw]),
+                             mul_stride_big.eq(staged_stride[aw:].any()
+                                               if aw < len(staged_stride) else 0)]
+        else:
+            mul_rows_m1 = (rows - 1)[:rows_bits]
+            mul_stride = stride[:aw]
+            mul_stride_big = stride[aw:].any() if aw < len(stride) else False
         with m.If(~running):
             m.d.sync += staged_valid.eq(0)
 
@@ -359,10 +384,10 @@ class Sequencer(wiring.Component):
                     m.d.comb += take.eq(1)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                rows_m1 = (rows - 1)[:rows_bits]
-                stride_big = stride[aw:].any() if aw < len(stride) else False
-                m.d.sync += [span.eq(rows_m1 * stride[:aw]),
-                             span_big.eq(stride_big & rows_m1.any())]
+                m.d.sync += [span.eq(mul_rows_m1 * mul_stride),
+                             span_big.eq(mul_stride_big & mul_rows_m1.any())]
+                if cfg.check_registers:
+                    m.d.sync += mem_end.eq(mem_addr[:aw] + row_bytes)
                 # The checks that do not need the span, registered here for CLASSIFY.
                 m.d.sync += [is_known.eq(known), is_empty.eq(empty),
                              is_out_of_buffer.eq(out_of_buffer), is_misaligned.eq(misaligned)]

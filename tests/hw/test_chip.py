@@ -131,6 +131,20 @@ def test_bad_instruction_stops_before_writing(bad, code):
     assert not run.memory[len(image):].any()
 
 
+@pytest.mark.parametrize("stride,rows,mem_addr", [
+    (WORD, 2, (1 << 20) - WORD), (1 << 20, 2, 0), (WORD, 1, 1 << 20), (4128, 256, 0),
+])
+def test_memory_range_without_check_registers(stride, rows, mem_addr):
+    """``check_registers=False`` (the iCEBreaker's sequencer) catches the same tiles."""
+    a, b = operands(3, seed=2)
+    program = gemm_program(3, extra=[
+        encode("STORE", acc_addr=0, rows=rows, mem_addr=mem_addr, stride=stride)])
+    run = run_chip(replace(CONFIG, check_registers=False), image_with(program, a, b), 0)
+    assert run.registers["ERROR_CODE"] == ErrorCode.MEMORY_RANGE
+    assert run.registers["ERROR_PC"] == 4 * 16
+    np.testing.assert_array_equal(result(run.memory, 3), matmul_int32(a, b))
+
+
 def test_misaligned_program_address():
     a, b = operands(1)
     run = run_chip(CONFIG, image_with(gemm_program(1), a, b), 8)
@@ -185,11 +199,13 @@ def test_long_contiguous_moves_use_full_bursts():
 
 def test_small_control_options_keep_results_and_cycles():
     """``stall_counters=False`` leaves the STALL_* registers at 0 and changes nothing else;
-    ``postproc=False`` runs GEMMs in the same cycles (the post-processor only forwards them)."""
+    ``postproc=False`` runs GEMMs in the same cycles (the post-processor only forwards them),
+    and so does ``check_registers=False``."""
     a, b = operands(9)
     image = image_with(gemm_program(9), a, b)
     full = run_chip(CONFIG, image, 0).registers
-    small = run_chip(replace(CONFIG, postproc=False, stall_counters=False), image, 0)
+    small = run_chip(replace(CONFIG, postproc=False, stall_counters=False,
+                             check_registers=False), image, 0)
     np.testing.assert_array_equal(result(small.memory, 9), matmul_int32(a, b))
     stalls = [name for name in COUNTER_REGISTERS.values() if name.startswith("STALL_")]
     assert all(small.registers[name] == 0 for name in stalls)

@@ -61,6 +61,8 @@ def test_lookup_errors():
         SystoleConfig(postproc=0)
     with pytest.raises(TypeError, match="stall_counters must be a bool, not 'no'"):
         SystoleConfig(stall_counters="no")
+    with pytest.raises(TypeError, match="check_registers must be a bool, not 1"):
+        SystoleConfig(check_registers=1)
     with pytest.raises(ValueError, match="order must be one of"):
         Skew(8, 4, order="sideways")
     with pytest.raises(ValueError, match="count must be at least 1, not 0"):
