@@ -42,6 +42,12 @@ class AxiBram(wiring.Component):
     ram : str
         ``"generic"`` (``lib.memory``, inferred as block RAM) or ``"ice40_spram"`` (iCE40UP
         SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
+    registered_address : bool
+        Drive the memory's address from a register only (host accesses load it first, one
+        cycle more each). A large memory's address fans out to every block RAM (64 DP16KD for
+        the ULX3S's 128 KiB), and the multiplexer in front of it (host command or burst
+        address) was the ULX3S build's longest path. ``False`` (default) saves the register's
+        logic cells (the iCEBreaker).
 
     Members
     -------
@@ -57,10 +63,11 @@ class AxiBram(wiring.Component):
     -------
     Reads: first beat 2 cycles after AR, then one beat per cycle while R is ready. Writes: one
     beat per cycle from the cycle after AW; B the cycle after the last beat. Host: response
-    1 (write) or 2 (read) cycles after the command.
+    1 (write) or 2 (read) cycles after the command, one more with ``registered_address``.
     """
 
-    def __init__(self, params: AxiParams, size: int, *, ram: str = "generic"):
+    def __init__(self, params: AxiParams, size: int, *, ram: str = "generic",
+                 registered_address: bool = False):
         if size & (size - 1) or size < params.data_bytes:
             raise ValueError(f"size must be a power of two of at least one word, not {size}")
         check_choice("ram", ram, RAMS)
@@ -70,7 +77,10 @@ class AxiBram(wiring.Component):
                              f"not {size}")
         self.params = params
         self.size = size
+        if not isinstance(registered_address, bool):
+            raise TypeError(f"registered_address must be a bool, not {registered_address!r}")
         self.ram = ram
+        self.registered_address = registered_address
         self.addr_width = exact_log2(size)
         super().__init__({
             "axi": In(AxiSignature(params)),
@@ -90,6 +100,10 @@ class AxiBram(wiring.Component):
 
         axi = self.axi
         burst_addr = Signal(word_bits)
+        if self.registered_address:
+            m.d.comb += addr.eq(burst_addr)
+            host_write = Signal()
+            host_data = Signal(8)
         burst_id = Signal(p.id_width)
         remaining = Signal(9)                     # beats still to read from the memory
         r_last = Signal()
@@ -117,11 +131,27 @@ class AxiBram(wiring.Component):
                 with m.Elif(self.host.valid):
                     m.d.comb += self.host.ready.eq(1)
                     cmd = self.host.payload
-                    m.d.comb += addr.eq(cmd.addr[beat_bits:])
                     m.d.sync += lane.eq(cmd.addr[:beat_bits])
-                    with m.If(cmd.write):
-                        m.d.comb += [write.data.eq(cmd.data.replicate(p.data_bytes)),
-                                     write.en.eq(Const(1, p.data_bytes) << cmd.addr[:beat_bits])]
+                    if self.registered_address:
+                        m.d.sync += [burst_addr.eq(cmd.addr[beat_bits:]),
+                                     host_write.eq(cmd.write), host_data.eq(cmd.data)]
+                        m.next = "HOST"
+                    else:
+                        m.d.comb += addr.eq(cmd.addr[beat_bits:])
+                        with m.If(cmd.write):
+                            m.d.comb += [write.data.eq(cmd.data.replicate(p.data_bytes)),
+                                         write.en.eq(Const(1, p.data_bytes)
+                                                     << cmd.addr[:beat_bits])]
+                            m.d.sync += rsp.eq(0)
+                            m.next = "HOST_RSP"
+                        with m.Else():
+                            m.d.comb += read.en.eq(1)
+                            m.next = "HOST_READ"
+            if self.registered_address:
+                with m.State("HOST"):
+                    with m.If(host_write):
+                        m.d.comb += [write.data.eq(host_data.replicate(p.data_bytes)),
+                                     write.en.eq(Const(1, p.data_bytes) << lane)]
                         m.d.sync += rsp.eq(0)
                         m.next = "HOST_RSP"
                     with m.Else():

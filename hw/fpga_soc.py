@@ -85,7 +85,11 @@ class FpgaSoC(wiring.Component):
         channel = amap.channel_of(bridge.mem.payload.addr)
         ready, rsp_valid, rsp_data = 0, 0, 0
         for index in range(mem.channels):
-            bram = m.submodules[f"bram{index}"] = AxiBram(mem.axi, mem.channel_size, ram=self.ram)
+            # Inferred block RAM (the ECP5's 64 DP16KD) takes its address from a register;
+            # the iCE40's four SPRAMs keep the multiplexed address (no logic cells to spare).
+            bram = m.submodules[f"bram{index}"] = AxiBram(
+                mem.axi, mem.channel_size, ram=self.ram,
+                registered_address=self.ram == "generic")
             wiring.connect(m, chip.axi[index], bram.axi)
             selected = channel == index
             m.d.comb += [
