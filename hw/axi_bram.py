@@ -75,10 +75,10 @@ class AxiBram(wiring.Component):
             raise ValueError(f"size must be at most {SPRAM_WORDS} words "
                              f"({SPRAM_WORDS * params.data_bytes} bytes) for ice40_spram, "
                              f"not {size}")
-        self.params = params
-        self.size = size
         if not isinstance(registered_address, bool):
             raise TypeError(f"registered_address must be a bool, not {registered_address!r}")
+        self.params = params
+        self.size = size
         self.ram = ram
         self.registered_address = registered_address
         self.addr_width = exact_log2(size)

@@ -75,8 +75,8 @@ def scalesim_cycles(m: int, k: int, n: int, rows: int, cols: int) -> int:
 def _ideal_utilization(m: int, k: int, n: int, rows: int, cols: int) -> float:
     """Utilisation with every PE busy every cycle, partial tiles padded, in the better of the
     two mappings (C = A @ B pads N to the columns, C^T = B^T A^T pads M)."""
-    def padded(n: int) -> float:
-        return (k * n) / (math.ceil(k / rows) * rows * math.ceil(n / cols) * cols)
+    def padded(columns: int) -> float:
+        return (k * columns) / (math.ceil(k / rows) * rows * math.ceil(columns / cols) * cols)
     return max(padded(n), padded(m))
 
 
