@@ -11,7 +11,7 @@ The array has ``rows`` x ``cols`` processing elements; a weight tile is ``rows``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from amaranth.utils import ceil_log2, exact_log2
 
@@ -268,6 +268,18 @@ class SystoleConfig:
         if self.memory.size > 1 << 32:
             raise ValueError(f"memory.size must be at most 4 GiB for 32-bit instruction "
                              f"addresses, not {self.memory.size}")
+
+    def with_array(self, rows: int, cols: int) -> SystoleConfig:
+        """This configuration (memory, buffers, number format, options) with a ``rows`` x
+        ``cols`` array, named ``"<name>-<rows>x<cols>"``.
+
+        Raises
+        ------
+        ValueError
+            The size is out of range, or the weight buffer cannot hold one tile.
+        """
+        return replace(self, name=f"{self.name}-{rows}x{cols}",
+                       array=replace(self.array, rows=rows, cols=cols))
 
     def _word_beats(self, nbytes: int) -> int:
         beats = -(-nbytes // self.memory.data_bytes)

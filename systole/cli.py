@@ -132,6 +132,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from systole.run import run_gemm
 
     config = preset(args.preset)
+    if (args.rows is None) != (args.cols is None):
+        raise ValueError("give both --rows and --cols, or neither")
+    if args.rows is not None:
+        config = config.with_array(args.rows, args.cols)
     for name in ("m", "k", "n"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be at least 1, not {getattr(args, name)}")
@@ -154,6 +158,11 @@ def _add_run_parser(sub) -> None:
                     "final memory image against the golden model, and print cycles, MACs, "
                     "array utilisation and bytes moved. Exit code 1 when anything differs.")
     _add_chip_options(run)
+    run.add_argument("--rows", type=int, default=None,
+                     help="array rows instead of the preset's (with --cols; the preset's "
+                          "memory and buffers)")
+    run.add_argument("--cols", type=int, default=None,
+                     help="array columns instead of the preset's (with --rows)")
     run.add_argument("--m", type=int, required=True, help="rows of A and C")
     run.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
     run.add_argument("--n", type=int, required=True, help="columns of B and C")

@@ -17,7 +17,19 @@ from .sim.cyclemodel import predict_cycles
 from .sim.golden import matmul_int32
 from .sim.golden_isa import GoldenMachine
 
-__all__ = ["GemmReport", "run_gemm", "check_gemm", "random_operands"]
+__all__ = ["GemmReport", "run_gemm", "check_gemm", "random_operands", "HBM2E_SEQ_EFFICIENCY",
+           "sustained_bytes_per_cycle"]
+
+#: Sustained sequential read bandwidth of the HBM2E model, as a fraction of its peak
+#: (``results/membench.json``: ``seq_read_efficiency``; refresh included).
+HBM2E_SEQ_EFFICIENCY = 0.9832
+
+
+def sustained_bytes_per_cycle(config: SystoleConfig) -> float:
+    """Bytes per chip cycle the HBM2E model sustains on long sequential reads over all of the
+    configuration's channels (the reference of ``bandwidth_fraction``)."""
+    mem = config.memory
+    return mem.channels * mem.data_bytes * HBM2E_SEQ_EFFICIENCY
 
 
 @dataclass
@@ -39,6 +51,14 @@ class GemmReport:
     utilization: float
     bytes_read: int
     bytes_written: int
+    #: Bytes read and written per cycle (all LOAD and STORE data: padding of rows to memory
+    #: beats, instruction fetch).
+    bytes_per_cycle: float
+    #: ``bytes_per_cycle`` over the HBM2E model's sustained sequential bandwidth
+    #: (:func:`sustained_bytes_per_cycle`); None under another memory model.
+    bandwidth_fraction: float | None
+    #: The same for the operand bytes alone: A and B as int8 and C as int32 (M*K + K*N + 4*M*N).
+    operand_bandwidth_fraction: float | None
     instructions: int
     array_busy_cycles: int
     #: Stall cycles by cause (STALL_* registers); with array_busy_cycles they sum to cycles.
@@ -67,6 +87,10 @@ class GemmReport:
             f"(M*K*N / (rows*cols*cycles))",
             f"  bytes read {self.bytes_read:,}  written {self.bytes_written:,}  instructions "
             f"{self.instructions}  array busy {self.array_busy_cycles:,} cycles",
+            f"  memory: {self.bytes_per_cycle:.1f} bytes/cycle"
+            + ("" if self.bandwidth_fraction is None else
+               f" = {self.bandwidth_fraction:.1%} of the HBM2E model's sustained bandwidth "
+               f"({self.operand_bandwidth_fraction:.1%} counting only A, B and C)"),
             "  where the cycles went: " + "  ".join(
                 f"{name} {count:,} ({count / max(self.cycles, 1):.1%})"
                 for name, count in [("busy", self.array_busy_cycles), *self.stalls.items()]),
@@ -133,6 +157,12 @@ def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int
     macs = m * k * n
     array = config.array
     run = device.last_run
+    moved = registers["BYTES_READ"] + registers["BYTES_WRITTEN"]
+    sustained = sustained_bytes_per_cycle(config) if mode == "timing" and hbm == "hbm2e" else 0
+
+    def fraction(nbytes: int) -> float | None:
+        return round(nbytes / cycles / sustained, 4) if sustained and cycles else None
+
     return GemmReport(
         ok=bool(matches_numpy and matches_golden and error is None), preset=config.name,
         m=m, k=k, n=n, seed=seed, sim=sim, hbm=hbm if mode == "timing" else mode,
@@ -140,6 +170,9 @@ def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int
         macs=macs,
         utilization=macs / (array.rows * array.cols * cycles) if cycles else 0.0,
         bytes_read=registers["BYTES_READ"], bytes_written=registers["BYTES_WRITTEN"],
+        bytes_per_cycle=round(moved / cycles, 2) if cycles else 0.0,
+        bandwidth_fraction=fraction(moved),
+        operand_bandwidth_fraction=fraction(m * k + k * n + 4 * m * n),
         instructions=registers["INSTRUCTIONS"], array_busy_cycles=registers["ARRAY_BUSY"],
         stalls=stall_breakdown(registers),
         model_cycles=predict_cycles(program.instructions, config, program.prog_addr).cycles,

@@ -69,6 +69,17 @@ def test_lookup_errors():
         Skew(8, 0)
 
 
+def test_with_array_keeps_everything_but_the_array():
+    tall = preset("default").with_array(128, 16)
+    assert tall.name == "default-128x16" and (tall.array.rows, tall.array.cols) == (128, 16)
+    assert (tall.memory, tall.buffers) == (preset("default").memory, preset("default").buffers)
+    assert preset("icebreaker").with_array(2, 2).check_registers is False
+    with pytest.raises(ValueError, match="rows must be between 1 and 256, not 300"):
+        preset("default").with_array(300, 16)
+    with pytest.raises(ValueError, match="buffers.weight_depth must hold one weight tile"):
+        preset("tiny").with_array(256, 4)
+
+
 def test_configs_are_frozen():
     cfg = ArrayConfig()
     with pytest.raises(AttributeError):

@@ -1,6 +1,8 @@
 """The generated chip end to end on Verilator (and Icarus for the smallest cases): compiled GEMMs
 and error stops, checked against numpy and the golden model byte for byte."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,31 @@ def test_gemv_transposed_takes_half_the_cycles_on_default():
     assert auto.array_busy_cycles == 512 * 32
     assert auto.cycles < 0.55 * straight.cycles, (auto.cycles, straight.cycles)
     assert auto.array_busy_cycles > 0.95 * auto.cycles
+
+
+def test_gemv_on_a_tall_array_is_memory_bound(capsys):
+    """``systole run --rows 128 --cols 16``: the default memory with a 128 x 16 array, which
+    takes a 128-byte row of B^T per cycle (transposed GEMV), more than the four HBM2E channels
+    sustain. The run must be memory-bound: at least 85 % of the sustained bandwidth moved
+    (padding and the program included), the cycle model within 2 %."""
+    from systole.cli import main
+
+    code = main(["run", "--rows", "128", "--cols", "16", "--m", "1", "--k", "2048",
+                 "--n", "2048", "--seed", "4", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"], report
+    assert report["preset"] == "default-128x16" and (report["rows"], report["cols"]) == (128, 16)
+    assert report["transposed"] and report["array_busy_cycles"] == 2048 * 16
+    assert report["bandwidth_fraction"] >= 0.85, report
+    assert report["operand_bandwidth_fraction"] >= 0.8, report
+    assert abs(report["model_cycles"] - report["cycles"]) <= 0.02 * report["cycles"], report
+
+
+def test_run_takes_both_array_dimensions_or_neither(capsys):
+    from systole.cli import main
+
+    assert main(["run", "--rows", "8", "--m", "1", "--k", "1", "--n", "1"]) != 0
+    assert "give both --rows and --cols" in capsys.readouterr().err
 
 
 def test_default_preset():
