@@ -50,7 +50,8 @@ class ComputeUnit(wiring.Component):
 
     Latency
     -------
-    Activation read to accumulator write: array latency (``rows + cols + 1``) plus 4 cycles.
+    Activation read to accumulator write: array latency (``rows + cols + 1``) plus 4 cycles
+    (5 with ``pipelined_writeback``).
     One activation vector per cycle while tiles hold at least ``2 * rows - 1`` vectors.
     """
 
@@ -191,7 +192,8 @@ class ComputeUnit(wiring.Component):
             self.array_busy.eq(array.acts.valid & array.acts.ready),
         ]
 
-        # Write-back: read the old word with the result, write the sum a cycle later.
+        # Write-back: read the old word with the result, write the sum a cycle later (or two:
+        # pipelined_writeback).
         meta = data.View(meta_layout, meta_q.r_data)
         psum_layout = data.ArrayLayout(fmt.psum_shape, cols)
         held = Signal(psum_layout)
@@ -204,7 +206,21 @@ class ComputeUnit(wiring.Component):
         ]
         m.d.sync += [held.eq(array.psums.payload), held_meta.eq(meta),
                      held_valid.eq(array.psums.valid)]
-        old = data.View(psum_layout, self.acc_read.data[:psum_layout.size])
+        read = self.acc_read.data[:psum_layout.size]
+        if self.config.pipelined_writeback:
+            # Three stages: read (R), register the old word (D), add and write (W). The read
+            # port is transparent to the write of its own cycle, so a result two cycles after
+            # another for the same word reads its sum. One cycle after would read the word too
+            # early, but never comes: a MATMUL's rows have words of their own, and a new tile
+            # follows at most every 2 * rows - 1 cycles, on a 1-row array every other cycle
+            # (tests/hw/test_chip.py, back-to-back results).
+            stage, stage_meta, stage_valid = held, held_meta, held_valid
+            held, held_meta, held_valid = (Signal(psum_layout), Signal(meta_layout), Signal())
+            old = Signal(psum_layout)
+            m.d.sync += [held.eq(stage), held_meta.eq(stage_meta), held_valid.eq(stage_valid),
+                         old.eq(read)]
+        else:
+            old = data.View(psum_layout, read)
         total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
                     for c in range(cols))
         m.d.comb += [

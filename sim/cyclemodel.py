@@ -122,9 +122,10 @@ class Timing:
 
 def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
     """Calibrated timing for a configuration and memory model (``hbm2e``; others use the same
-    figures, which makes the prediction rougher)."""
-    del config, memory
-    return Timing()
+    figures, which makes the prediction rougher). ``pipelined_writeback`` adds its cycle to
+    :attr:`Timing.writeback`."""
+    del memory
+    return Timing(writeback=5) if config.pipelined_writeback else Timing()
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ def _config(view: dict) -> SystoleConfig:
                          memory=MemoryConfig(**view["memory"]),
                          buffers=BufferConfig(**view["buffers"]),
                          postproc=view.get("postproc", True),
-                         stall_counters=view.get("stall_counters", True))
+                         stall_counters=view.get("stall_counters", True),
+                         check_registers=view.get("check_registers", True),
+                         pipelined_writeback=view.get("pipelined_writeback", False))
 
 
 def _params() -> dict:

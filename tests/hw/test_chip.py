@@ -213,6 +213,54 @@ def test_small_control_options_keep_results_and_cycles():
         {name: value for name, value in full.items() if name not in stalls}
 
 
+def test_pipelined_writeback_adds_one_cycle():
+    """``pipelined_writeback`` (the ULX3S presets): the same results, one cycle more from the
+    last result to the STORE; the cycle model follows."""
+    a, b = operands(9)
+    image = image_with(gemm_program(9), a, b)
+    plain = run_chip(CONFIG, image, 0, mode="timing")
+    config = replace(CONFIG, pipelined_writeback=True)
+    piped = run_chip(config, image, 0, mode="timing")
+    np.testing.assert_array_equal(result(piped.memory, 9), matmul_int32(a, b))
+    assert piped.registers["CYCLES_LO"] == plain.registers["CYCLES_LO"] + 1
+    assert (predict_cycles(gemm_program(9), config, 0).cycles
+            == predict_cycles(gemm_program(9), CONFIG, 0).cycles + 1)
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_back_to_back_results_for_one_accumulator_word(pipelined):
+    """The tightest stream of results for one accumulator word: seven 1-row MATMULs into word
+    0 on a 1-row array, operands loaded first. A new tile still waits a cycle for its shift
+    (STALL_WEIGHTS once per vector), so the results come every other cycle, which the
+    three-stage write-back relies on (its read is transparent only to the write of the same
+    cycle; hw/compute.py). If this array ever took a tile every cycle, this test fails."""
+    from systole.compiler import compile_gemm
+
+    config = replace(CONFIG.with_array(1, 4), pipelined_writeback=pipelined)
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (1, 7), dtype=np.int8)
+    a[0, :3] = -128
+    b = rng.integers(-128, 128, (7, 4), dtype=np.int8)
+    b[:3] = -128
+    layout = compile_gemm(a, b, config, transpose=False)   # A, B and C where the compiler puts them
+    program = [encode("LOAD", buffer=0, buf_addr=0, rows=7, mem_addr=0, stride=WORD),
+               encode("LOAD", buffer=1, buf_addr=0, rows=7, mem_addr=layout.b_addr,
+                      stride=WORD, push_next=1)]
+    program += [encode("MATMUL", act_addr=i, weight_addr=i, acc_addr=0, rows=1,
+                       accumulate=int(i > 0), pop_prev=int(i == 0), push_next=int(i == 6))
+                for i in range(7)]
+    program += [encode("STORE", acc_addr=0, rows=1, mem_addr=layout.c_addr, stride=WORD,
+                       pop_prev=1), encode("HALT")]
+    image = layout.image.copy()
+    for index, word in enumerate(program):
+        image[layout.prog_addr + 16 * index:][:16] = np.frombuffer(word.to_bytes(16, "little"),
+                                                                  np.uint8)
+    run = run_chip(config, image, layout.prog_addr)
+    assert run.registers["ERROR_CODE"] == 0
+    assert (run.registers["ARRAY_BUSY"], run.registers["STALL_WEIGHTS"]) == (7, 7)
+    np.testing.assert_array_equal(layout.read_result(run.memory), matmul_int32(a, b))
+
+
 def test_program_at_the_end_of_memory():
     """The last ring half of memory: fetch stops exactly at the end (the sequencer keeps
     program addresses in ``addr_width + 1`` bits)."""
