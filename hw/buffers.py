@@ -99,7 +99,8 @@ class ChipBuffers(wiring.Component):
 
     Latency
     -------
-    Reads: data one cycle after ``en``. Writes take effect at the end of the cycle.
+    Reads: data one cycle after ``en`` (``store`` ports: two with the configuration's
+    ``registered_acc_reads``). Writes take effect at the end of the cycle.
     """
 
     def __init__(self, config: SystoleConfig):
@@ -176,15 +177,25 @@ class ChipBuffers(wiring.Component):
         rmw = acc.read_port(transparent_for=(write,))
         m.d.comb += [rmw.addr.eq(self.acc_read.addr), rmw.en.eq(self.acc_read.en),
                      self.acc_read.data.eq(rmw.data)]
+        # Store-DMA beat reads; with registered_acc_reads the word (and its lane) is
+        # registered before the beat multiplexer: data two cycles after ``en``.
         lane_bits = exact_log2(bmap.acc_lanes)
         for channel in self.store:
             port = acc.read_port()
             m.d.comb += [port.addr.eq(channel.addr[lane_bits:]), port.en.eq(channel.en)]
+            word = port.data
+            if self.config.registered_acc_reads:
+                word = Signal.like(port.data, name="store_word")
+                m.d.sync += word.eq(port.data)
             if lane_bits:
                 lane = Signal(lane_bits)
                 with m.If(channel.en):
                     m.d.sync += lane.eq(channel.addr[:lane_bits])
-                m.d.comb += channel.data.eq(port.data.word_select(lane, beat))
+                if self.config.registered_acc_reads:
+                    lane_q = Signal(lane_bits, name="store_lane")
+                    m.d.sync += lane_q.eq(lane)
+                    lane = lane_q
+                m.d.comb += channel.data.eq(word.word_select(lane, beat))
             else:
-                m.d.comb += channel.data.eq(port.data)
+                m.d.comb += channel.data.eq(word)
         return m

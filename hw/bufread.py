@@ -6,6 +6,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .params import check_choice
+
 __all__ = ["ReadPortSignature", "BufferReader"]
 
 
@@ -30,7 +32,11 @@ class BufferReader(wiring.Component):
     meta : Layout or int
         Shape of the side information carried from request to response.
     depth : int
-        Words of read-ahead (at least 2 for full throughput).
+        Words of read-ahead, counting the reads in flight and the FIFO's output register
+        (the store DMA uses ``3 + latency``, which keeps one word per cycle).
+    latency : int
+        Cycles from a read's ``en`` to its data on ``port.data``: 1, or 2 for a port whose
+        data is registered once more.
 
     Members
     -------
@@ -40,12 +46,15 @@ class BufferReader(wiring.Component):
 
     Latency
     -------
-    A request accepted at cycle t is at the FIFO output at t + 2 at the earliest.
-    Initiation interval 1.
+    A request accepted at cycle t is at the FIFO output at t + 1 + ``latency`` at the
+    earliest. Initiation interval 1.
     """
 
-    def __init__(self, addr_width: int, data_width: int, meta, *, depth: int = 4):
+    def __init__(self, addr_width: int, data_width: int, meta, *, depth: int = 4,
+                 latency: int = 1):
+        check_choice("latency", latency, (1, 2))
         self.depth = depth
+        self.latency = latency
         self.req_layout = data.StructLayout({"addr": addr_width, "meta": meta})
         self.resp_layout = data.StructLayout({"data": data_width, "meta": meta})
         super().__init__({
@@ -58,16 +67,26 @@ class BufferReader(wiring.Component):
         m = Module()
         m.submodules.fifo = words = fifo.SyncFIFOBuffered(width=self.resp_layout.size,
                                                           depth=self.depth)
-        in_flight = Signal()
-        in_flight_meta = Signal.like(self.req.payload.meta)
+        # One stage per cycle of read latency: whether a read is in it, and its meta.
+        suffixes = [str(i) for i in range(self.latency - 1)] + [""]
+        stages = [(Signal(name=f"in_flight{suffix}"),
+                   Signal.like(self.req.payload.meta, name=f"in_flight_meta{suffix}"))
+                  for suffix in suffixes]
+        reads = stages[0][0]
+        for valid, _ in stages[1:]:
+            reads = reads + valid
         accept = Signal()
         m.d.comb += [
-            self.req.ready.eq(words.level + in_flight < self.depth),
+            self.req.ready.eq(words.level + reads < self.depth),
             accept.eq(self.req.valid & self.req.ready),
             self.port.addr.eq(self.req.payload.addr),
             self.port.en.eq(accept),
         ]
-        m.d.sync += [in_flight.eq(accept), in_flight_meta.eq(self.req.payload.meta)]
+        source = (accept, self.req.payload.meta)
+        for valid, meta in stages:
+            m.d.sync += [valid.eq(source[0]), meta.eq(source[1])]
+            source = (valid, meta)
+        in_flight, in_flight_meta = source
         word_in = data.View(self.resp_layout, words.w_data)
         m.d.comb += [
             word_in.data.eq(self.port.data),

@@ -51,7 +51,7 @@ class ComputeUnit(wiring.Component):
     Latency
     -------
     Activation read to accumulator write: array latency (``rows + cols + 1``) plus 4 cycles
-    (5 with ``pipelined_writeback``).
+    (5 with ``registered_acc_reads``).
     One activation vector per cycle while tiles hold at least ``2 * rows - 1`` vectors.
     """
 
@@ -193,7 +193,7 @@ class ComputeUnit(wiring.Component):
         ]
 
         # Write-back: read the old word with the result, write the sum a cycle later (or two:
-        # pipelined_writeback).
+        # registered_acc_reads).
         meta = data.View(meta_layout, meta_q.r_data)
         psum_layout = data.ArrayLayout(fmt.psum_shape, cols)
         held = Signal(psum_layout)
@@ -207,7 +207,7 @@ class ComputeUnit(wiring.Component):
         m.d.sync += [held.eq(array.psums.payload), held_meta.eq(meta),
                      held_valid.eq(array.psums.valid)]
         read = self.acc_read.data[:psum_layout.size]
-        if self.config.pipelined_writeback:
+        if self.config.registered_acc_reads:
             # Three stages: read (R), register the old word (D), add and write (W). The read
             # port is transparent to the write of its own cycle, so a result two cycles after
             # another for the same word reads its sum. One cycle after would read the word too

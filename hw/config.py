@@ -240,13 +240,14 @@ class SystoleConfig:
         itself: the default chip's longest path on SKY130 otherwise. ``False`` computes them
         from the instruction register in the same cycle (the iCEBreaker, whose placer fails
         from about 4,790 logic cells). Same checks, same cycle counts.
-    pipelined_writeback : bool
-        The compute unit writes results into the accumulators in three stages (read the old
-        word, register it, add and write) instead of two (read, add and write): the block
-        RAM's output no longer runs through the 32-bit adders in the same cycle (the ULX3S
-        build's longest path). One cycle more from a MATMUL's last result to its completion
-        (the cycle model follows); on the ``ulx3s`` presets only, so that the other presets
-        keep their cycle counts.
+    registered_acc_reads : bool
+        Register the accumulator buffer's read data before any logic uses it: the compute
+        unit writes results back in three stages (read the old word, register it, add and
+        write) instead of two, and the store DMA's buffer reads take two cycles instead of one.
+        Both paths, a block RAM output through the 32-bit adds or through the store side's
+        beat multiplexer, were the ULX3S build's longest. One cycle more per MATMUL's
+        completion and per STORE (the cycle model follows); on the ``ulx3s`` presets only, so
+        that the other presets keep their cycle counts.
     """
 
     name: str = "custom"
@@ -256,7 +257,7 @@ class SystoleConfig:
     postproc: bool = True
     stall_counters: bool = True
     check_registers: bool = True
-    pipelined_writeback: bool = False
+    registered_acc_reads: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -267,7 +268,8 @@ class SystoleConfig:
             raise TypeError(f"memory must be a MemoryConfig, not {self.memory!r}")
         if not isinstance(self.buffers, BufferConfig):
             raise TypeError(f"buffers must be a BufferConfig, not {self.buffers!r}")
-        for name in ("postproc", "stall_counters", "check_registers", "pipelined_writeback"):
+        for name in ("postproc", "stall_counters", "check_registers",
+                     "registered_acc_reads"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.buffers.weight_depth < self.array.rows:
@@ -329,8 +331,8 @@ class SystoleConfig:
         for name in ("postproc", "stall_counters", "check_registers"):
             if not getattr(self, name):
                 view[name] = False
-        if self.pipelined_writeback:
-            view["pipelined_writeback"] = True
+        if self.registered_acc_reads:
+            view["registered_acc_reads"] = True
         return view
 
 
@@ -352,7 +354,7 @@ PRESETS: dict[str, SystoleConfig] = {
                                                buffer_depth=256),
                            buffers=BufferConfig(act_depth=512, weight_depth=128, acc_depth=512,
                                                 instr_depth=16),
-                           postproc=False, pipelined_writeback=True),
+                           postproc=False, registered_acc_reads=True),
     # The same with a 10 x 10 array (101 of 156 DSPs).
     "ulx3s10": SystoleConfig(name="ulx3s10",
                              array=ArrayConfig(rows=10, cols=10, multiplier="ecp5"),
@@ -361,7 +363,7 @@ PRESETS: dict[str, SystoleConfig] = {
                                                  buffer_depth=256),
                              buffers=BufferConfig(act_depth=512, weight_depth=128,
                                                   acc_depth=512, instr_depth=16),
-                             postproc=False, pipelined_writeback=True),
+                             postproc=False, registered_acc_reads=True),
     "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
                                 memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                     size=64 << 10, interleave=512,

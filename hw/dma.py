@@ -29,6 +29,7 @@ from .dma_channel import (
     WriteChannel,
     burst_layout,
 )
+from .params import check_choice
 
 __all__ = ["DmaError", "descriptor_layout", "status_layout", "DmaEngine", "row_bytes_width",
            "ROWS_WIDTH"]
@@ -83,6 +84,9 @@ class DmaEngine(wiring.Component):
         ``BUF_RANGE``; two multiplies). A user that only issues descriptors it has checked
         itself (the chip: the sequencer's checks) leaves them out; the engine then moves
         whatever it is given, wrapping addresses.
+    buffer_latency : int
+        Store engines: cycles from a buffer read to its data, 1 or 2 (a buffer that registers
+        its read data). Loads write the buffer and take only 1.
 
     Members
     -------
@@ -105,13 +109,15 @@ class DmaEngine(wiring.Component):
     splitting the next descriptor while the previous one completes.
     """
 
-    def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True):
+    def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True,
+                 buffer_latency: int = 1):
+        check_choice("buffer_latency", buffer_latency, (1, 2) if store else (1,))
         self.config = config
         self.store = store
         self.range_checks = range_checks
-        channel_cls = WriteChannel if store else ReadChannel
         buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
-        self._channels = [channel_cls(config) for _ in range(config.channels)]
+        self._channels = [WriteChannel(config, buffer_latency=buffer_latency) if store
+                          else ReadChannel(config) for _ in range(config.channels)]
         super().__init__({
             "cmd": In(stream.Signature(descriptor_layout(config))),
             "status": Out(stream.Signature(status_layout())),

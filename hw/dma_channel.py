@@ -173,16 +173,24 @@ class WriteChannel(wiring.Component):
         A B response was not OKAY; sticky until ``clear``.
     clear : In(1)
 
+    Parameters
+    ----------
+    config : MemoryConfig
+    buffer_latency : int
+        Cycles from a buffer read's ``en`` to its data: 1, or 2 for a buffer that registers
+        its read data (:class:`~.bufread.BufferReader`).
+
     Latency
     -------
-    AW one cycle after acceptance; the first W beat three cycles after acceptance (buffer
-    read, FIFO); W may lead AW, as AXI4 allows. One beat per cycle.
+    AW one cycle after acceptance; the first W beat 2 + ``buffer_latency`` cycles after
+    acceptance (buffer read, FIFO); W may lead AW, as AXI4 allows. One beat per cycle.
     """
 
     PREFETCH = 4
 
-    def __init__(self, config: MemoryConfig):
+    def __init__(self, config: MemoryConfig, *, buffer_latency: int = 1):
         self.config = config
+        self.buffer_latency = buffer_latency
         super().__init__({
             "cmd": In(stream.Signature(burst_layout(config))),
             "axi": Out(AxiSignature(config.axi)),
@@ -238,8 +246,10 @@ class WriteChannel(wiring.Component):
             m.d.sync += self.error.eq(0)
 
         # Read the head burst's beats ahead (BufferReader), so W runs at one beat per cycle.
-        m.submodules.reader = reader = BufferReader(cfg.buffer_addr_width, cfg.data_width, 1,
-                                                    depth=self.PREFETCH)
+        # A cycle more of read latency needs a word more of read-ahead for one beat per cycle.
+        m.submodules.reader = reader = BufferReader(
+            cfg.buffer_addr_width, cfg.data_width, 1,
+            depth=self.PREFETCH + self.buffer_latency - 1, latency=self.buffer_latency)
         wiring.connect(m, reader.port, wiring.flipped(self.buf))
         head = data.View(meta, pending.r_data)
         beat = Signal(4)

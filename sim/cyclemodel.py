@@ -122,10 +122,13 @@ class Timing:
 
 def timing_for(config: SystoleConfig, memory: str = "hbm2e") -> Timing:
     """Calibrated timing for a configuration and memory model (``hbm2e``; others use the same
-    figures, which makes the prediction rougher). ``pipelined_writeback`` adds its cycle to
-    :attr:`Timing.writeback`."""
+    figures, which makes the prediction rougher). ``registered_acc_reads`` adds its cycle to
+    :attr:`Timing.writeback` and one to :attr:`Timing.store_latency` (the store DMA's buffer
+    reads)."""
     del memory
-    return Timing(writeback=5) if config.pipelined_writeback else Timing()
+    if config.registered_acc_reads:
+        return Timing(writeback=5, store_latency=9)
+    return Timing()
 
 
 @dataclass(frozen=True)

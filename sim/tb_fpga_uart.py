@@ -119,7 +119,7 @@ def _config(view: dict) -> SystoleConfig:
                          postproc=view.get("postproc", True),
                          stall_counters=view.get("stall_counters", True),
                          check_registers=view.get("check_registers", True),
-                         pipelined_writeback=view.get("pipelined_writeback", False))
+                         registered_acc_reads=view.get("registered_acc_reads", False))
 
 
 def _params() -> dict:

@@ -140,3 +140,15 @@ def test_status_waits_for_its_own_bursts():
     assert statuses == [0, 0, 0]
     assert taken[0] > 60            # not before the slow channel delivered its data
     np.testing.assert_array_equal(final, copy_tile(image, slow, out))
+
+
+def test_buffer_latency_choices():
+    """Store engines read the buffer with a latency of 1 or 2 cycles; loads only write it."""
+    from systole.hw.bufread import BufferReader
+    from systole.hw.dma import DmaEngine
+
+    assert DmaEngine(CONFIG, store=True, buffer_latency=2).store
+    with pytest.raises(ValueError, match="buffer_latency must be one of \\[1\\], not 2"):
+        DmaEngine(CONFIG, store=False, buffer_latency=2)
+    with pytest.raises(ValueError, match="latency must be one of \\[1, 2\\], not 3"):
+        BufferReader(8, 32, 1, latency=3)

@@ -35,7 +35,7 @@ def test_model_tracks_the_rtl(name, m, k, n, seed, tolerance, mapping):
     assert abs(report.model_cycles - report.cycles) <= tolerance * report.cycles, report.text()
 
 
-def test_pipelined_writeback_on_the_rtl():
+def test_registered_acc_reads_on_the_rtl():
     """The ULX3S presets' three-stage write-back on ``tiny``: results checked against numpy and
     the golden model, the cycle model within 2 %, and about the cycles of two stages (one
     more per MATMUL's completion, but on ``tiny`` which bank a refresh blocks moves with a few
@@ -43,7 +43,7 @@ def test_pipelined_writeback_on_the_rtl():
     from dataclasses import replace
 
     plain = run_gemm(preset("tiny"), 37, 41, 29, seed=3)
-    piped = run_gemm(replace(preset("tiny"), name="tiny-pipelined", pipelined_writeback=True),
+    piped = run_gemm(replace(preset("tiny"), name="tiny-pipelined", registered_acc_reads=True),
                      37, 41, 29, seed=3)
     assert piped.ok, piped.text()
     assert abs(piped.model_cycles - piped.cycles) <= 0.02 * piped.cycles, piped.text()
