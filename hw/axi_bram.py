@@ -44,10 +44,11 @@ class AxiBram(wiring.Component):
         SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
     registered_address : bool
         Drive the memory's address from a register only (host accesses load it first, one
-        cycle more each). A large memory's address fans out to every block RAM (64 DP16KD for
-        the ULX3S's 128 KiB), and the multiplexer in front of it (host command or burst
-        address) was the ULX3S build's longest path. ``False`` (default) saves the register's
-        logic cells (the iCEBreaker).
+        cycle more each), and register a host read's word before its byte is selected (one
+        more). A large memory's address fans out to every block RAM (64 DP16KD for the
+        ULX3S's 128 KiB), and the multiplexer in front of it (host command or burst address)
+        was the ULX3S build's longest path, later the block RAMs' output multiplexer into the
+        byte select. ``False`` (default) saves the registers' logic cells (the iCEBreaker).
 
     Members
     -------
@@ -63,7 +64,8 @@ class AxiBram(wiring.Component):
     -------
     Reads: first beat 2 cycles after AR, then one beat per cycle while R is ready. Writes: one
     beat per cycle from the cycle after AW; B the cycle after the last beat. Host: response
-    1 (write) or 2 (read) cycles after the command, one more with ``registered_address``.
+    1 (write) or 2 (read) cycles after the command, one more (write) or two more (read) with
+    ``registered_address``.
     """
 
     def __init__(self, params: AxiParams, size: int, *, ram: str = "generic",
@@ -104,6 +106,7 @@ class AxiBram(wiring.Component):
             m.d.comb += addr.eq(burst_addr)
             host_write = Signal()
             host_data = Signal(8)
+            host_word = Signal(p.data_width)
         burst_id = Signal(p.id_width)
         remaining = Signal(9)                     # beats still to read from the memory
         r_last = Signal()
@@ -184,8 +187,19 @@ class AxiBram(wiring.Component):
                     m.d.sync += r_last.eq(0)
                     m.next = "IDLE"
             with m.State("HOST_READ"):
-                m.d.sync += rsp.eq(read.data.word_select(lane, 8))
-                m.next = "HOST_RSP"
+                if self.registered_address:
+                    # The whole word first, the byte a cycle later: the block RAMs' output
+                    # multiplexer and the byte select in one cycle were the ULX3S build's
+                    # longest path.
+                    m.d.sync += host_word.eq(read.data)
+                    m.next = "HOST_BYTE"
+                else:
+                    m.d.sync += rsp.eq(read.data.word_select(lane, 8))
+                    m.next = "HOST_RSP"
+            if self.registered_address:
+                with m.State("HOST_BYTE"):
+                    m.d.sync += rsp.eq(host_word.word_select(lane, 8))
+                    m.next = "HOST_RSP"
             with m.State("HOST_RSP"):
                 m.d.comb += self.host_rsp.valid.eq(1)
                 with m.If(self.host_rsp.ready):
