@@ -28,6 +28,22 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cols", type=int, help="array columns (1-256), with --rows")
 
 
+def _add_array_options(parser: argparse.ArgumentParser) -> None:
+    """``--rows``/``--cols``: another array in the chosen preset (``systole run``, ``fpga``)."""
+    parser.add_argument("--rows", type=int, default=None,
+                        help="array rows instead of the preset's (with --cols; the preset's "
+                             "memory and buffers)")
+    parser.add_argument("--cols", type=int, default=None,
+                        help="array columns instead of the preset's (with --rows)")
+
+
+def _with_array(args: argparse.Namespace, config: SystoleConfig) -> SystoleConfig:
+    """``config`` with the array of ``--rows``/``--cols`` if given."""
+    if (args.rows is None) != (args.cols is None):
+        raise ValueError("give both --rows and --cols, or neither")
+    return config if args.rows is None else config.with_array(args.rows, args.cols)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from systole.hw.generate import TOPS, write_design
 
@@ -131,11 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from systole.hw.config import preset
     from systole.run import run_gemm
 
-    config = preset(args.preset)
-    if (args.rows is None) != (args.cols is None):
-        raise ValueError("give both --rows and --cols, or neither")
-    if args.rows is not None:
-        config = config.with_array(args.rows, args.cols)
+    config = _with_array(args, preset(args.preset))
     for name in ("m", "k", "n"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be at least 1, not {getattr(args, name)}")
@@ -158,11 +170,7 @@ def _add_run_parser(sub) -> None:
                     "final memory image against the golden model, and print cycles, MACs, "
                     "array utilisation and bytes moved. Exit code 1 when anything differs.")
     _add_chip_options(run)
-    run.add_argument("--rows", type=int, default=None,
-                     help="array rows instead of the preset's (with --cols; the preset's "
-                          "memory and buffers)")
-    run.add_argument("--cols", type=int, default=None,
-                     help="array columns instead of the preset's (with --rows)")
+    _add_array_options(run)
     run.add_argument("--m", type=int, required=True, help="rows of A and C")
     run.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
     run.add_argument("--n", type=int, required=True, help="columns of B and C")
@@ -312,16 +320,10 @@ def cmd_fpga(args: argparse.Namespace) -> int:
         print("systole fpga: error: --program needs openFPGALoader on PATH", file=sys.stderr)
         return 2
     config = preset(args.preset) if args.preset else None
-    if (args.rows is None) != (args.cols is None):
-        raise ValueError("give both --rows and --cols")
-    if args.rows is not None:
-        from dataclasses import replace
-
+    if args.rows is not None or args.cols is not None:
         from systole.hw.boards import BOARDS
 
-        base = config or preset(BOARDS[args.board].preset)
-        config = replace(base, name=f"{base.name}-{args.rows}x{args.cols}",
-                         array=replace(base.array, rows=args.rows, cols=args.cols))
+        config = _with_array(args, config or preset(BOARDS[args.board].preset))
     try:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
                             clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out,
@@ -346,8 +348,7 @@ def _add_fpga_parser(sub) -> None:
     fpga.add_argument("--board", choices=sorted(BOARDS), required=True)
     fpga.add_argument("--preset", choices=sorted(PRESETS),
                       help="configuration (default: the board's own preset)")
-    fpga.add_argument("--rows", type=int, help="array rows instead of the preset's (with --cols)")
-    fpga.add_argument("--cols", type=int, help="array columns instead of the preset's")
+    _add_array_options(fpga)
     fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
     fpga.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     fpga.add_argument("--clock-mhz", type=float,
