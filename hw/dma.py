@@ -218,15 +218,18 @@ class DmaEngine(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(markers.w_rdy)
+                # The splitter starts from the descriptor's fields; the checks read them there,
+                # so ``desc`` keeps only what the split and the range checks need. They load in
+                # every IDLE cycle, whether a descriptor is taken or not: the handshake, which
+                # comes through the arbiter from the sequencer, only decides the next state,
+                # and does not reach the enables of some 150 flip-flops.
+                payload = self.cmd.payload
+                m.d.sync += [
+                    desc.eq(payload), row_addr.eq(payload.mem_addr),
+                    addr.eq(payload.mem_addr), remaining.eq(payload.row_bytes),
+                    rows_left.eq(payload.rows), buf_ptr.eq(payload.buf_addr),
+                ]
                 with m.If(self.cmd.valid & markers.w_rdy):
-                    # The splitter starts from the descriptor's fields; the checks read them
-                    # there, so ``desc`` keeps only what the split and the range checks need.
-                    payload = self.cmd.payload
-                    m.d.sync += [
-                        desc.eq(payload), row_addr.eq(payload.mem_addr),
-                        addr.eq(payload.mem_addr), remaining.eq(payload.row_bytes),
-                        rows_left.eq(payload.rows), buf_ptr.eq(payload.buf_addr),
-                    ]
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
                 if self.range_checks:

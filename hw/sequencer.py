@@ -151,12 +151,23 @@ class Sequencer(wiring.Component):
             m.d.sync += [fetch_low.eq(fetch_low + half_bytes), fetch_half.eq(~fetch_half),
                          in_memory.eq(fetch_low + 2 * half_bytes <= mem.size),
                          fetching.bit_select(fetch_half, 1).eq(1)]
+        # A failed fetch stops the sequencer a cycle after its status, from registers: the
+        # status comes from the DMA engine's completion logic through the arbiter, and the
+        # error registers are some 40 flip-flops. The failed half is never marked full, so
+        # nothing past the error is decoded in between. ERROR_PC is the first address the
+        # failed fetch read: by then ``fetch_pc`` is past it and past every fetch still in
+        # flight (at most one, issued after it).
+        fetch_failed = Signal()
+        failed_low = fetch_low - (1 + fetching[0] + fetching[1]) * half_bytes
+        m.d.sync += fetch_failed.eq(0)
         with m.If(self.fetch_status.valid):
             m.d.sync += [fetching.bit_select(oldest, 1).eq(0), oldest.eq(~oldest)]
             with m.If(self.fetch_status.payload.error == 0):
                 m.d.sync += full.bit_select(oldest, 1).eq(1)
-            with m.Elif(running):
-                m.d.sync += fail(ErrorCode.BUS_ERROR, fetch_pc)
+            with m.Else():
+                m.d.sync += fetch_failed.eq(1)
+        with m.If(fetch_failed & running):
+            m.d.sync += fail(ErrorCode.BUS_ERROR, Cat(failed_low[:len(fetch_low)], pc_hi))
 
         # ---- decode ---------------------------------------------------------------------------
         # Two stages: the front reads the next instruction from the ring into ``staged`` while

@@ -13,7 +13,7 @@ from ..hw.config import SystoleConfig
 from ..hw.regs import CTRL_IRQ_ENABLE, CTRL_START, REG, STATUS_DONE
 from .axi_amaranth import simulate_with_memory
 from .axi_slave import AxiSlavePort, PortStats
-from .memsys_tb import join_image, make_model, split_image
+from .memsys_tb import channel_faults, join_image, make_model, split_image
 
 __all__ = ["ChipRun", "run_chip"]
 
@@ -58,14 +58,19 @@ async def axil_read(ctx, bus, addr: int) -> int:
 
 
 def run_chip(config: SystoleConfig, image: np.ndarray, prog_addr: int, *,
-             mode: str = "fixed", max_cycles: int = 100_000, seed: int = 0) -> ChipRun:
+             mode: str = "fixed", max_cycles: int = 100_000, seed: int = 0,
+             fault_range: tuple[int, int] | None = None) -> ChipRun:
     """Load ``image``, start the program at ``prog_addr``, wait for DONE (or raise
-    ``TimeoutError`` after ``max_cycles``), return the final memory and the registers."""
+    ``TimeoutError`` after ``max_cycles``), return the final memory and the registers.
+    Bursts that touch ``fault_range`` (global bytes ``[lo, hi)`` inside one interleave granule)
+    answer SLVERR."""
     mem = config.memory
     dut = SystoleChip(config)
     padded = np.zeros(mem.size, np.uint8)
     padded[:len(image)] = image
-    ports = [AxiSlavePort(local, mem.data_bytes, make_model(mem, mode, seed=seed + c))
+    faults = channel_faults(mem, fault_range)
+    ports = [AxiSlavePort(local, mem.data_bytes, make_model(mem, mode, seed=seed + c),
+                          fault_range=faults[c])
              for c, local in enumerate(split_image(mem, padded))]
     result: dict = {}
 

@@ -59,6 +59,20 @@ def make_model(config: MemoryConfig, mode: str, *, preset: str = "hbm2e", seed: 
     return PseudoChannel(timing, mode=mode, fixed_latency=latency, seed=seed)
 
 
+def channel_faults(config: MemoryConfig, fault_range: tuple[int, int] | None
+                   ) -> list[tuple[int, int] | None]:
+    """Each channel's local ``fault_range`` for :class:`AxiSlavePort`, from a global byte range
+    ``[lo, hi)`` inside one interleave granule (or ``None``: no faults)."""
+    faults: list[tuple[int, int] | None] = [None] * config.channels
+    if fault_range is not None:
+        lo, hi = fault_range
+        amap = AddressMap(config)
+        if amap.channel(lo) != amap.channel(hi - 1) or hi - lo > config.interleave:
+            raise ValueError(f"fault_range {fault_range} must lie inside one interleave granule")
+        faults[amap.channel(lo)] = (amap.local(lo), amap.local(hi - 1) + 1)
+    return faults
+
+
 def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                mode: str = "fixed", ready_probability: float = 1.0, seed: int = 0,
                max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None,
@@ -70,11 +84,7 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
     ``status_cycles`` (a list) receives the cycle each status was taken."""
     dut = MemorySubsystem(config)
     locals_ = split_image(config, image.copy())
-    amap = AddressMap(config)
-    faults = [None] * config.channels
-    if fault_range is not None:   # global [lo, hi) within one granule answers SLVERR
-        lo, hi = fault_range
-        faults[amap.channel(lo)] = (amap.local(lo), amap.local(hi - 1) + 1)
+    faults = channel_faults(config, fault_range)
     latencies = latencies or [8] * config.channels
     ports = [AxiSlavePort(local, config.data_bytes,
                           make_model(config, mode, seed=seed + c, latency=latencies[c]),

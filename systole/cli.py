@@ -350,7 +350,9 @@ def _add_fpga_parser(sub) -> None:
                       help="configuration (default: the board's own preset)")
     _add_array_options(fpga)
     fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
-    fpga.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    fpga.add_argument("--seed", type=int, default=1,
+                      help="nextpnr placement seed (when nextpnr finds no legal placement, the "
+                           "next two are tried)")
     fpga.add_argument("--clock-mhz", type=float,
                       help="ULX3S design clock from the PLL (default 125; 100, 75, 62.5, 50, "
                            "40, 37.5, 35, 31.25, 30)")

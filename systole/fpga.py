@@ -58,6 +58,7 @@ class FpgaReport:
     bitstream: str | None
     seconds: float
     baud: int
+    seed: int = 1
     utilisation: dict = field(default_factory=dict)
     critical_paths: list = field(default_factory=list)
 
@@ -67,7 +68,8 @@ class FpgaReport:
     def text(self) -> str:
         util = self.utilisation
         lines = [f"board {self.board}, preset {self.preset} ({self.array} array), "
-                 f"UART {self.baud} baud, built in {self.seconds:.0f} s"]
+                 f"UART {self.baud} baud, nextpnr seed {self.seed}, built in "
+                 f"{self.seconds:.0f} s"]
         for name, (used, total) in util.items():
             lines.append(f"  {name:<14} {used:>7} / {total:<7} {100 * used / max(1, total):5.1f} %")
         fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.2f} MHz"
@@ -196,6 +198,17 @@ def _count_ffs_ice40(report: str) -> int:
     return sum(counts.values())
 
 
+#: Seeds tried in turn when nextpnr finds no legal placement. The iCEBreaker build fills 90 %
+#: of the UP5K's logic cells, where nextpnr-ice40's placer fails on some seeds and not on
+#: others: two netlists a few cells apart failed on seed 1 and placed on seeds 2 and 3.
+PLACEMENT_TRIES = 3
+
+
+def placement_failed(log: str) -> bool:
+    """nextpnr's log ends with a placement failure (which another seed may not have)."""
+    return ("Unable to find legal placement" in log or "Placing design failed" in log)
+
+
 def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
     """nextpnr's options for a build: seed, timing report, then on ECP5 the static placer
     (unless ``extra`` has a ``--placer...`` option) and router2 (unless ``extra`` names a
@@ -257,19 +270,18 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     config = config or preset(board.preset)
     baud = baud or board.baud
     build_dir = Path(build_dir or ROOT / "build" / "fpga" / board_name)
-    if clock_mhz is None:
-        top = board.top(config, baud=baud)
-    elif board_name.startswith("ulx3s"):
-        top = board.top(config, baud=baud, clock_mhz=clock_mhz)
-    else:
-        raise ValueError(f"--clock-mhz is only for the ULX3S (PLL); {board_name} runs at "
-                         f"{board.clock_hz / 1e6:g} MHz")
-    platform = board.platform()
+    top_args = {"baud": baud}
+    if clock_mhz is not None:
+        if not board_name.startswith("ulx3s"):
+            raise ValueError(f"--clock-mhz is only for the ULX3S (PLL); {board_name} runs at "
+                             f"{board.clock_hz / 1e6:g} MHz")
+        top_args["clock_mhz"] = clock_mhz
+    top = board.top(config, **top_args)
     family = "ecp5" if board_name.startswith("ulx3s") else "ice40"
     if config.array.multiplier == "ecp5" and family != "ecp5":
         raise ValueError(f"preset {config.name!r} uses ECP5 DSP multipliers; {board_name} is "
                          f"an {family} board")
-    opts: dict = {"nextpnr_opts": nextpnr_options(family, seed, nextpnr_opts)}
+    opts: dict = {}
     if family == "ecp5":
         opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
             clock_mhz=f"{top.clock_hz / 1e6:g}")
@@ -288,20 +300,32 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
               f"{config.array.cols}) in {build_dir}; this takes minutes...", file=sys.stderr,
               flush=True)
     start = time.perf_counter()
-    try:
-        with _tool_environment(program):
-            platform.build(top, name="systole", build_dir=str(build_dir), do_program=program,
-                           verbose=False, **opts)
-    except subprocess.CalledProcessError as error:
-        log = build_dir / "systole.tim"
-        over = []
-        if log.exists():
-            util, _ = parse_nextpnr_log(log.read_text())
+    for tried in range(PLACEMENT_TRIES):
+        opts["nextpnr_opts"] = nextpnr_options(family, seed + tried, nextpnr_opts)
+        # An Amaranth platform builds once: each try has a platform and a design of its own.
+        design = top if tried == 0 else board.top(config, **top_args)
+        try:
+            with _tool_environment(program):
+                board.platform().build(design, name="systole", build_dir=str(build_dir),
+                                       do_program=program, verbose=False, **opts)
+            break
+        except subprocess.CalledProcessError as error:
+            log = build_dir / "systole.tim"
+            text = log.read_text() if log.exists() else ""
+            if placement_failed(text) and tried + 1 < PLACEMENT_TRIES:
+                if not quiet:
+                    print(f"[systole] nextpnr found no legal placement with seed {seed + tried}"
+                          f"; trying seed {seed + tried + 1}", file=sys.stderr, flush=True)
+                continue
+            util, _ = parse_nextpnr_log(text)
             over = [f"{cell} {used}/{total}" for cell, (used, total) in util.items()
                     if used > total]
-        detail = f": over capacity: {', '.join(over)}" if over else ""
-        raise RuntimeError(f"the {board_name} build failed ({error}){detail}; see the logs in "
-                           f"{build_dir}") from None
+            detail = f": over capacity: {', '.join(over)}" if over else ""
+            if placement_failed(text):
+                detail += f": no legal placement with seeds {seed} to {seed + tried}"
+            raise RuntimeError(f"the {board_name} build failed ({error}){detail}; see the logs "
+                               f"in {build_dir}") from None
+    seed += tried
     seconds = time.perf_counter() - start
     util, fmax = parse_nextpnr_log((build_dir / "systole.tim").read_text())
     cells = _CELLS[family]
@@ -319,6 +343,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         timing_met=clock is not None and clock >= target, luts=used["luts"], ffs=used["ffs"],
         dsp=used["dsp"], brams=used["brams"] + used.get("sprams", 0),
         bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
+        seed=seed,
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
         critical_paths=paths)
 

@@ -78,7 +78,9 @@ _ERRORS = {
                               "PROG_ADDR, reported at PROG_ADDR)",
     isa.ErrorCode.MEMORY_RANGE: "`mem_addr + (rows - 1) * stride + word bytes` above the "
                                 "memory size",
-    isa.ErrorCode.BUS_ERROR: "a memory port answered SLVERR or DECERR",
+    isa.ErrorCode.BUS_ERROR: "a memory port answered SLVERR or DECERR: to a LOAD or STORE "
+                             "(ERROR_PC is its address) or to an instruction fetch (ERROR_PC is "
+                             "the first address that fetch read)",
 }
 
 _CHECK_ORDER = (isa.ErrorCode.ILLEGAL_OPCODE, isa.ErrorCode.EMPTY, isa.ErrorCode.BUFFER_RANGE,

@@ -122,3 +122,66 @@ def test_buffer_collision_script_names_the_buffers():
         "setparam -set COLLISION_X_MASK 2'b11 top.buf/t:$memrd_v2 "
         "top.buf/r:TRANSPARENCY_MASK=2'b00 %i",
     ]
+
+
+ICE40_LOG = """Info: Device utilisation:
+Info: 	         ICESTORM_LC:    4743/   5280    89%
+Info: 	        ICESTORM_RAM:      18/     30    60%
+Info: 	        ICESTORM_DSP:       5/      8    62%
+Info: 	      ICESTORM_SPRAM:       4/      4   100%
+Info: Max frequency for clock 'cd_sync.clk12_0__i': 22.66 MHz (PASS at 12.00 MHz)
+"""
+NO_PLACEMENT = "ERROR: Unable to find legal placement for all cells, design is probably at " \
+               "utilisation limit.\n"
+
+
+def fake_builds(monkeypatch, outcomes):
+    """Replace the toolchain: each build writes the log of the next outcome ("placement":
+    nextpnr found no legal placement, "synthesis": another failure, "ok": a routed design)
+    and records the nextpnr options it was given."""
+    import subprocess
+    from pathlib import Path
+
+    from amaranth.build.plat import Platform
+
+    calls = []
+
+    platforms = []          # kept alive, so that no two share an id
+
+    def build(self, top, *, name, build_dir, nextpnr_opts, **kwargs):
+        assert all(self is not other for other in platforms), "a platform builds once"
+        platforms.append(self)
+        calls.append(nextpnr_opts)
+        folder = Path(build_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        outcome = outcomes[len(calls) - 1]
+        (folder / "systole.tim").write_text(
+            ICE40_LOG if outcome == "ok"
+            else "Info: ...\n" + NO_PLACEMENT * (outcome == "placement"))
+        if outcome != "ok":
+            raise subprocess.CalledProcessError(1, "build_systole.sh")
+        (folder / "systole.rpt").write_text(REPORT)
+        (folder / "systole.bin").write_bytes(b"\0")
+
+    monkeypatch.setattr(Platform, "build", build)
+    return calls
+
+
+def test_a_failed_placement_is_retried_with_the_next_seeds(monkeypatch, tmp_path):
+    calls = fake_builds(monkeypatch, ["placement", "placement", "ok"])
+    report = build_fpga("icebreaker", build_dir=tmp_path, seed=5, quiet=True)
+    assert [opts.split()[1] for opts in calls] == ["5", "6", "7"]
+    assert report.seed == 7 and report.fmax_mhz == 22.66 and report.timing_met
+    assert report.luts == 4743 and report.bitstream == str(tmp_path / "systole.bin")
+    assert "nextpnr seed 7" in report.text()
+
+
+def test_placement_gives_up_after_three_seeds_and_other_failures_at_once(monkeypatch, tmp_path):
+    calls = fake_builds(monkeypatch, ["placement"] * 3)
+    with pytest.raises(RuntimeError, match="no legal placement with seeds 1 to 3"):
+        build_fpga("icebreaker", build_dir=tmp_path, quiet=True)
+    assert len(calls) == 3
+    calls = fake_builds(monkeypatch, ["synthesis", "ok"])
+    with pytest.raises(RuntimeError, match="the icebreaker build failed") as error:
+        build_fpga("icebreaker", build_dir=tmp_path, quiet=True)
+    assert len(calls) == 1 and "no legal placement" not in str(error.value)

@@ -131,6 +131,39 @@ def test_bad_instruction_stops_before_writing(bad, code):
     assert not run.memory[len(image):].any()
 
 
+@pytest.mark.parametrize("fault,pc", [(B_ADDR + WORD, 0),   # the first LOAD's read (B)
+                                      (C_ADDR + WORD, 48)])  # the STORE's write (C)
+def test_transfer_that_meets_a_bus_error_stops_with_its_address(fault, pc):
+    """A memory port answers SLVERR to one beat of a LOAD or STORE: BUS_ERROR with that
+    instruction's address."""
+    a, b = operands(3, seed=3)
+    run = run_chip(CONFIG, image_with(gemm_program(3), a, b), 0,
+                   fault_range=(fault, fault + WORD))
+    assert run.registers["ERROR_CODE"] == ErrorCode.BUS_ERROR
+    assert run.registers["ERROR_PC"] == pc
+    assert run.registers["STATUS"] & 0b111 == 0b110          # DONE and ERROR, not BUSY
+
+
+@pytest.mark.parametrize("prog_addr", [0, 0x800])
+def test_fetch_that_meets_a_bus_error_stops_at_the_half_it_read(prog_addr):
+    """The program's second ring half (instructions 8 on, 128 bytes on the tiny chip) lies on a
+    port that answers SLVERR: BUS_ERROR with the first address of that half. The HALT is
+    there, so without the fetch error the program would end normally."""
+    a, b = operands(3, seed=4)
+    program = gemm_program(3)[:-1] + [encode("SYNC", unit=0)] * 4 + [encode("HALT")]
+    assert len(program) == 9
+    image = image_with([], a, b)
+    image[prog_addr:prog_addr + 16 * len(program)] = np.frombuffer(
+        b"".join(word.to_bytes(16, "little") for word in program), np.uint8)
+    half = prog_addr + 128
+    run = run_chip(CONFIG, image, prog_addr, fault_range=(half, half + WORD))
+    assert run.registers["ERROR_CODE"] == ErrorCode.BUS_ERROR
+    assert run.registers["ERROR_PC"] == half
+    assert run.registers["STATUS"] & 0b111 == 0b110
+    # The same program without the fault ends normally.
+    assert run_chip(CONFIG, image, prog_addr).registers["ERROR_CODE"] == ErrorCode.NONE
+
+
 @pytest.mark.parametrize("stride,rows,mem_addr", [
     (WORD, 2, (1 << 20) - WORD), (1 << 20, 2, 0), (WORD, 1, 1 << 20), (4128, 256, 0),
 ])
