@@ -335,6 +335,21 @@ class SystoleConfig:
             view["registered_acc_reads"] = True
         return view
 
+    @classmethod
+    def from_dict(cls, view: dict) -> SystoleConfig:
+        """The configuration that :meth:`to_dict` describes (its derived ``words`` are not
+        read). Invalid values raise as the constructors do."""
+        array = dict(view["array"])
+        array["fmt"] = IntMacFormat(**array["fmt"])
+        options = {name: view[name] for name in _OPTIONS if name in view}
+        return cls(name=view["name"], array=ArrayConfig(**array),
+                   memory=MemoryConfig(**view["memory"]), buffers=BufferConfig(**view["buffers"]),
+                   **options)
+
+
+#: The yes/no parameters of :class:`SystoleConfig` (``to_dict`` names those not at their default).
+_OPTIONS = ("postproc", "stall_counters", "check_registers", "registered_acc_reads")
+
 
 PRESETS: dict[str, SystoleConfig] = {
     "tiny": SystoleConfig(name="tiny", array=ArrayConfig(rows=4, cols=4),

@@ -97,7 +97,7 @@ class BridgeTransport:
 
 async def start(dut) -> tuple[SimUart, SystoleConfig]:
     design = load_design()
-    config = _config(design["config"])
+    config = SystoleConfig.from_dict(design["config"])
     Clock(dut.clk, CLOCK_NS, unit="ns").start()
     uart = SimUart(dut, design["uart"]["divisor"])
     dut.rst.value = 1
@@ -105,21 +105,6 @@ async def start(dut) -> tuple[SimUart, SystoleConfig]:
     dut.rst.value = 0
     await ClockCycles(dut.clk, 3)
     return uart, config
-
-
-def _config(view: dict) -> SystoleConfig:
-    from ..hw.config import ArrayConfig, BufferConfig, MemoryConfig
-    from ..hw.numfmt import IntMacFormat
-
-    array = dict(view["array"])
-    array["fmt"] = IntMacFormat(**array["fmt"])
-    return SystoleConfig(name=view["name"], array=ArrayConfig(**array),
-                         memory=MemoryConfig(**view["memory"]),
-                         buffers=BufferConfig(**view["buffers"]),
-                         postproc=view.get("postproc", True),
-                         stall_counters=view.get("stall_counters", True),
-                         check_registers=view.get("check_registers", True),
-                         registered_acc_reads=view.get("registered_acc_reads", False))
 
 
 def _params() -> dict:

@@ -80,6 +80,22 @@ def test_with_array_keeps_everything_but_the_array():
         preset("tiny").with_array(256, 4)
 
 
+def test_from_dict_inverts_to_dict():
+    """Every preset, one with another array and one with every option flipped round-trip
+    through the JSON view (the board testbench rebuilds its config from it)."""
+    import json
+    from dataclasses import replace
+
+    flipped = replace(preset("tiny"), postproc=False, stall_counters=False,
+                      check_registers=False, registered_acc_reads=True)
+    for config in [*PRESETS.values(), preset("default").with_array(128, 16), flipped]:
+        assert SystoleConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    view = preset("tiny").to_dict()
+    view["array"]["rows"] = 0
+    with pytest.raises(ValueError, match="rows must be between 1 and 256, not 0"):
+        SystoleConfig.from_dict(view)
+
+
 def test_configs_are_frozen():
     cfg = ArrayConfig()
     with pytest.raises(AttributeError):
