@@ -29,6 +29,25 @@ def test_matmul_through_uart(fpga_build):
     assert (tests, failed) == (1, 0)
 
 
+def test_matmul_through_uart_with_registered_accumulator_reads():
+    """The ``ulx3s`` preset's chip (64-bit beats, ``registered_acc_reads``: an accumulator word
+    of 12 int32 is 8 beats, which the store side reads through its registered half-word) with a
+    4 x 12 array of generic multipliers, so that it simulates: GEMMs of odd shapes against
+    numpy, more columns than the array."""
+    from dataclasses import replace
+
+    from systole.hw.config import ArrayConfig
+
+    config = replace(preset("ulx3s"), name="ulx3s-4x12", array=ArrayConfig(rows=4, cols=12))
+    assert config.registered_acc_reads and config.acc_word_beats == 8
+    build = build_for_sim(config, "verilator", top="fpga")
+    gemms = [[7, 9, 20, 3], [1, 5, 12, 4]]
+    tests, failed = build.run("systole.sim.tb_fpga_uart", testcase="matmul_through_uart",
+                              env={"SYSTOLE_FPGA_TEST": json.dumps({"gemms": gemms})},
+                              name="matmul")
+    assert (tests, failed) == (1, 0)
+
+
 @pytest.mark.slow   # a second Verilator build (~1 min)
 def test_matmul_through_uart_on_ice40_spram():
     """The iCEBreaker's memory: SB_SPRAM256KA cells (yosys' simulation model) behind AxiBram."""
