@@ -276,11 +276,11 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
             raise ValueError(f"--clock-mhz is only for the ULX3S (PLL); {board_name} runs at "
                              f"{board.clock_hz / 1e6:g} MHz")
         top_args["clock_mhz"] = clock_mhz
-    top = board.top(config, **top_args)
     family = "ecp5" if board_name.startswith("ulx3s") else "ice40"
     if config.array.multiplier == "ecp5" and family != "ecp5":
         raise ValueError(f"preset {config.name!r} uses ECP5 DSP multipliers; {board_name} is "
                          f"an {family} board")
+    top = board.top(config, **top_args)
     opts: dict = {}
     if family == "ecp5":
         opts["add_preferences"] = (CONSTRAINTS / "ulx3s-85f.lpf").read_text().format(
