@@ -11,7 +11,7 @@ The array has ``rows`` x ``cols`` processing elements; a weight tile is ``rows``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from amaranth.utils import ceil_log2, exact_log2
 
@@ -215,6 +215,10 @@ class BufferConfig:
                 "param_depth": self.param_depth}
 
 
+#: The yes/no parameters of :class:`SystoleConfig` (``to_dict`` names those not at their default).
+_OPTIONS = ("postproc", "stall_counters", "check_registers", "registered_acc_reads")
+
+
 @dataclass(frozen=True, kw_only=True)
 class SystoleConfig:
     """The whole accelerator.
@@ -268,8 +272,7 @@ class SystoleConfig:
             raise TypeError(f"memory must be a MemoryConfig, not {self.memory!r}")
         if not isinstance(self.buffers, BufferConfig):
             raise TypeError(f"buffers must be a BufferConfig, not {self.buffers!r}")
-        for name in ("postproc", "stall_counters", "check_registers",
-                     "registered_acc_reads"):
+        for name in _OPTIONS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.buffers.weight_depth < self.array.rows:
@@ -328,11 +331,9 @@ class SystoleConfig:
                 "words": {kind: {"bytes": self.word_bytes(kind)}
                           for kind in ("act", "weight", "acc", "param")}}
         # Only the parameters a design turns off: descriptions of full designs stay as they were.
-        for name in ("postproc", "stall_counters", "check_registers"):
-            if not getattr(self, name):
-                view[name] = False
-        if self.registered_acc_reads:
-            view["registered_acc_reads"] = True
+        for name in _OPTIONS:
+            if getattr(self, name) != _DEFAULTS[name]:
+                view[name] = getattr(self, name)
         return view
 
     @classmethod
@@ -347,9 +348,9 @@ class SystoleConfig:
                    **options)
 
 
-#: The yes/no parameters of :class:`SystoleConfig` (``to_dict`` names those not at their default).
-_OPTIONS = ("postproc", "stall_counters", "check_registers", "registered_acc_reads")
 
+_DEFAULTS = {option.name: option.default for option in fields(SystoleConfig)
+             if option.name in _OPTIONS}
 
 PRESETS: dict[str, SystoleConfig] = {
     "tiny": SystoleConfig(name="tiny", array=ArrayConfig(rows=4, cols=4),

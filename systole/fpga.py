@@ -325,7 +325,6 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
                 detail += f": no legal placement with seeds {seed} to {seed + tried}"
             raise RuntimeError(f"the {board_name} build failed ({error}){detail}; see the logs "
                                f"in {build_dir}") from None
-    seed += tried
     seconds = time.perf_counter() - start
     util, fmax = parse_nextpnr_log((build_dir / "systole.tim").read_text())
     cells = _CELLS[family]
@@ -343,7 +342,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         timing_met=clock is not None and clock >= target, luts=used["luts"], ffs=used["ffs"],
         dsp=used["dsp"], brams=used["brams"] + used.get("sprams", 0),
         bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
-        seed=seed,
+        seed=seed + tried,
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
         critical_paths=paths)
 
