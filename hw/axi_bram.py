@@ -42,13 +42,14 @@ class AxiBram(wiring.Component):
     ram : str
         ``"generic"`` (``lib.memory``, inferred as block RAM) or ``"ice40_spram"`` (iCE40UP
         SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
-    registered_address : bool
-        Drive the memory's address from a register only (host accesses load it first, one
-        cycle more each), and register a host read's word before its byte is selected (one
-        more). A large memory's address fans out to every block RAM (64 DP16KD for the
-        ULX3S's 128 KiB), and the multiplexer in front of it (host command or burst address)
-        was the ULX3S build's longest path, later the block RAMs' output multiplexer into the
-        byte select. ``False`` (default) saves the registers' logic cells (the iCEBreaker).
+    pipelined : bool
+        Registers around the block RAM for a fast clock: the memory's address comes from a
+        register only (host accesses load it first, one cycle more each), and a host read's
+        word is registered before its byte is selected (one more). A large memory's address
+        fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the multiplexer
+        in front of it (host command or burst address) was the ULX3S build's longest path,
+        later the block RAMs' output multiplexer into the byte select. ``False`` (default)
+        saves the registers' logic cells (the iCEBreaker).
 
     Members
     -------
@@ -65,11 +66,11 @@ class AxiBram(wiring.Component):
     Reads: first beat 2 cycles after AR, then one beat per cycle while R is ready. Writes: one
     beat per cycle from the cycle after AW; B the cycle after the last beat. Host: response
     1 (write) or 2 (read) cycles after the command, one more (write) or two more (read) with
-    ``registered_address``.
+    ``pipelined``.
     """
 
     def __init__(self, params: AxiParams, size: int, *, ram: str = "generic",
-                 registered_address: bool = False):
+                 pipelined: bool = False):
         if size & (size - 1) or size < params.data_bytes:
             raise ValueError(f"size must be a power of two of at least one word, not {size}")
         check_choice("ram", ram, RAMS)
@@ -77,12 +78,12 @@ class AxiBram(wiring.Component):
             raise ValueError(f"size must be at most {SPRAM_WORDS} words "
                              f"({SPRAM_WORDS * params.data_bytes} bytes) for ice40_spram, "
                              f"not {size}")
-        if not isinstance(registered_address, bool):
-            raise TypeError(f"registered_address must be a bool, not {registered_address!r}")
+        if not isinstance(pipelined, bool):
+            raise TypeError(f"pipelined must be a bool, not {pipelined!r}")
         self.params = params
         self.size = size
         self.ram = ram
-        self.registered_address = registered_address
+        self.pipelined = pipelined
         self.addr_width = exact_log2(size)
         super().__init__({
             "axi": In(AxiSignature(params)),
@@ -102,7 +103,7 @@ class AxiBram(wiring.Component):
 
         axi = self.axi
         burst_addr = Signal(word_bits)
-        if self.registered_address:
+        if self.pipelined:
             m.d.comb += addr.eq(burst_addr)
             host_write = Signal()
             host_data = Signal(8)
@@ -135,7 +136,7 @@ class AxiBram(wiring.Component):
                     m.d.comb += self.host.ready.eq(1)
                     cmd = self.host.payload
                     m.d.sync += lane.eq(cmd.addr[:beat_bits])
-                    if self.registered_address:
+                    if self.pipelined:
                         m.d.sync += [burst_addr.eq(cmd.addr[beat_bits:]),
                                      host_write.eq(cmd.write), host_data.eq(cmd.data)]
                         m.next = "HOST"
@@ -150,7 +151,7 @@ class AxiBram(wiring.Component):
                         with m.Else():
                             m.d.comb += read.en.eq(1)
                             m.next = "HOST_READ"
-            if self.registered_address:
+            if self.pipelined:
                 with m.State("HOST"):
                     with m.If(host_write):
                         m.d.comb += [write.data.eq(host_data.replicate(p.data_bytes)),
@@ -187,7 +188,7 @@ class AxiBram(wiring.Component):
                     m.d.sync += r_last.eq(0)
                     m.next = "IDLE"
             with m.State("HOST_READ"):
-                if self.registered_address:
+                if self.pipelined:
                     # The whole word first, the byte a cycle later: the block RAMs' output
                     # multiplexer and the byte select in one cycle were the ULX3S build's
                     # longest path.
@@ -196,7 +197,7 @@ class AxiBram(wiring.Component):
                 else:
                     m.d.sync += rsp.eq(read.data.word_select(lane, 8))
                     m.next = "HOST_RSP"
-            if self.registered_address:
+            if self.pipelined:
                 with m.State("HOST_BYTE"):
                     m.d.sync += rsp.eq(host_word.word_select(lane, 8))
                     m.next = "HOST_RSP"

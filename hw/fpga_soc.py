@@ -89,7 +89,7 @@ class FpgaSoC(wiring.Component):
             # the iCE40's four SPRAMs keep the multiplexed address (no logic cells to spare).
             bram = m.submodules[f"bram{index}"] = AxiBram(
                 mem.axi, mem.channel_size, ram=self.ram,
-                registered_address=self.ram == "generic")
+                pipelined=self.ram == "generic")
             wiring.connect(m, chip.axi[index], bram.axi)
             selected = channel == index
             m.d.comb += [

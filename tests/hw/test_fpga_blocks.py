@@ -76,10 +76,10 @@ def test_uart_divisor_checks():
         uart_divisor(12_000_000, 12_000_000)
 
 
-@pytest.mark.parametrize("registered_address", [False, True])
-def test_axi_bram_bursts_and_host_port(registered_address):
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_axi_bram_bursts_and_host_port(pipelined):
     params = AxiParams(addr_width=12, data_width=64, id_width=2)
-    dut = AxiBram(params, 4096, registered_address=registered_address)
+    dut = AxiBram(params, 4096, pipelined=pipelined)
     rng = np.random.default_rng(4)
     model = np.zeros(4096, np.uint8)
     axi = dut.axi
@@ -158,8 +158,8 @@ def test_axi_bram_checks():
         AxiBram(params, 1 << 18, ram="ice40_spram")
     with pytest.raises(ValueError, match="ram must be one of"):
         AxiBram(params, 4096, ram="sram")
-    with pytest.raises(TypeError, match="registered_address must be a bool, not 'yes'"):
-        AxiBram(params, 4096, registered_address="yes")
+    with pytest.raises(TypeError, match="pipelined must be a bool, not 'yes'"):
+        AxiBram(params, 4096, pipelined="yes")
 
 
 def test_driver_splits_fill_runs():
