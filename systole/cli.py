@@ -332,6 +332,13 @@ def cmd_fpga(args: argparse.Namespace) -> int:
         print(f"systole fpga: error: {error}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_dict()) if args.json else report.text())
+    if args.program and not report.programmed:
+        advice = (f"; rebuild with --clock-mhz {report.fastest_clock_mhz:g}"
+                  if report.fastest_clock_mhz is not None else "")
+        print(f"systole fpga: error: not programmed: fmax {report.fmax_mhz} MHz is below the "
+              f"{report.target_mhz:g} MHz clock, and the board would compute wrong "
+              f"results{advice}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -364,7 +371,8 @@ def _add_fpga_parser(sub) -> None:
                       help="leave the PEs' DSP sites to nextpnr (ULX3S; by default they are "
                            "fixed column by column along the DSP rows)")
     fpga.add_argument("--program", action="store_true",
-                      help="program the connected board with openFPGALoader after the build")
+                      help="program the connected board with openFPGALoader after the build "
+                           "(only a build that meets its clock)")
     fpga.add_argument("--json", action="store_true", help="print one JSON object")
     fpga.set_defaults(func=cmd_fpga)
 

@@ -59,6 +59,10 @@ class FpgaReport:
     seconds: float
     baud: int
     seed: int = 1
+    #: The fastest design clock the board offers (``--clock-mhz``) at or below ``fmax_mhz``.
+    fastest_clock_mhz: float | None = None
+    #: The bitstream went to a board (``--program``; only a build that meets its clock does).
+    programmed: bool = False
     utilisation: dict = field(default_factory=dict)
     critical_paths: list = field(default_factory=list)
 
@@ -75,6 +79,12 @@ class FpgaReport:
         fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.2f} MHz"
         lines.append(f"  fmax {fmax} (target {self.target_mhz:.2f} MHz: "
                      f"{'met' if self.timing_met else 'NOT met'})")
+        if not self.timing_met:
+            lines.append("  this bitstream runs the design faster than it closes timing; "
+                         + (f"the fastest clock at or below fmax is {self.fastest_clock_mhz:g} "
+                            f"MHz (--clock-mhz {self.fastest_clock_mhz:g})"
+                            if self.fastest_clock_mhz is not None
+                            else "no clock of this board is slow enough"))
         for path in self.critical_paths:
             lines.append(f"  critical path {path['ns']:.2f} ns: {path['from']} -> {path['to']}")
         lines.append(f"  bitstream {self.bitstream}")
@@ -255,7 +265,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     ``nextpnr_opts`` are added to nextpnr's command line (for example ``"--router router1"``,
     which replaces the ECP5 default ``--router router2``, or ``"--placer-heap-beta 0.5"``).
     ``place_dsps`` fixes the PEs' MULT18X18D sites on the ULX3S (:func:`dsp_sites`; arrays
-    that do not fit that layout are left to the placer).
+    that do not fit that layout are left to the placer). ``program`` sends the bitstream to
+    the connected board with openFPGALoader, but only when the build meets its clock
+    (``report.programmed`` says whether it did).
 
     Raises
     ------
@@ -304,10 +316,11 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         opts["nextpnr_opts"] = nextpnr_options(family, seed + tried, nextpnr_opts)
         # An Amaranth platform builds once: each try has a platform and a design of its own.
         design = top if tried == 0 else board.top(config, **top_args)
+        platform = board.platform()
         try:
             with _tool_environment(program):
-                board.platform().build(design, name="systole", build_dir=str(build_dir),
-                                       do_program=program, verbose=False, **opts)
+                products = platform.build(design, name="systole", build_dir=str(build_dir),
+                                          do_program=False, verbose=False, **opts)
             break
         except subprocess.CalledProcessError as error:
             log = build_dir / "systole.tim"
@@ -336,15 +349,23 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     paths = critical_paths(json.loads(report_path.read_text())) if report_path.exists() else []
     clock = min(fmax.values()) if fmax else None
     bitstream = build_dir / ("systole.bit" if family == "ecp5" else "systole.bin")
-    return FpgaReport(
+    report = FpgaReport(
         board=board_name, preset=config.name,
         array=f"{config.array.rows}x{config.array.cols}", target_mhz=target, fmax_mhz=clock,
         timing_met=clock is not None and clock >= target, luts=used["luts"], ffs=used["ffs"],
         dsp=used["dsp"], brams=used["brams"] + used.get("sprams", 0),
         bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
         seed=seed + tried,
+        fastest_clock_mhz=None if clock is None else board.fastest_clock_mhz(clock),
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
         critical_paths=paths)
+    # A bitstream that runs the design faster than it closes timing is not programmed: on a
+    # board it would compute wrong results (the CLI says so and fails).
+    if program and report.timing_met:
+        with _tool_environment(program):
+            platform.toolchain_program(products, "systole")
+        report.programmed = True
+    return report
 
 
 def have_loader() -> bool:

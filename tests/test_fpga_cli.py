@@ -15,6 +15,7 @@ from systole.fpga import (
     nextpnr_options,
     parse_nextpnr_log,
 )
+from systole.hw.boards import BOARDS
 
 LOG = """Info: Device utilisation:
 Info: 	          TRELLIS_IO:      13/    365     3%
@@ -156,15 +157,20 @@ def fake_builds(monkeypatch, outcomes):
         folder = Path(build_dir)
         folder.mkdir(parents=True, exist_ok=True)
         outcome = outcomes[len(calls) - 1]
+        logs = {"ok": ICE40_LOG, "ecp5": LOG}
         (folder / "systole.tim").write_text(
-            ICE40_LOG if outcome == "ok"
-            else "Info: ...\n" + NO_PLACEMENT * (outcome == "placement"))
-        if outcome != "ok":
+            logs.get(outcome, "Info: ...\n" + NO_PLACEMENT * (outcome == "placement")))
+        if outcome not in logs:
             raise subprocess.CalledProcessError(1, "build_systole.sh")
         (folder / "systole.rpt").write_text(REPORT)
-        (folder / "systole.bin").write_bytes(b"\0")
+        (folder / ("systole.bin" if outcome == "ok" else "systole.bit")).write_bytes(b"\0")
+
+    def program(self, products, name, **kwargs):
+        calls.append("program")
 
     monkeypatch.setattr(Platform, "build", build)
+    for board in BOARDS.values():       # the board platforms program in their own way
+        monkeypatch.setattr(type(board.platform()), "toolchain_program", program)
     return calls
 
 
@@ -186,3 +192,26 @@ def test_placement_gives_up_after_three_seeds_and_other_failures_at_once(monkeyp
     with pytest.raises(RuntimeError, match="the icebreaker build failed") as error:
         build_fpga("icebreaker", build_dir=tmp_path, quiet=True)
     assert len(calls) == 1 and "no legal placement" not in str(error.value)
+
+
+def test_only_a_bitstream_that_meets_its_clock_is_programmed(monkeypatch, tmp_path, capsys):
+    calls = fake_builds(monkeypatch, ["ok"])
+    report = build_fpga("icebreaker", build_dir=tmp_path, quiet=True, program=True)
+    assert calls[-1] == "program" and report.programmed
+    assert report.fastest_clock_mhz == 12.0 and "closes timing" not in report.text()
+    # 41.25 MHz at a 125 MHz target: not programmed; the text names the PLL setting below fmax.
+    calls = fake_builds(monkeypatch, ["ecp5"])
+    report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, program=True)
+    assert "program" not in calls and not report.programmed and not report.timing_met
+    assert report.fastest_clock_mhz == 40.0
+    assert "runs the design faster than it closes timing" in report.text()
+    assert "(--clock-mhz 40)" in report.text()
+    monkeypatch.setattr("systole.fpga.have_loader", lambda: True)
+    calls = fake_builds(monkeypatch, ["ecp5"])
+    assert main(["fpga", "--board", "ulx3s-85f", "--program", "--json",
+                 "--out", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert '"programmed": false' in out and '"fastest_clock_mhz": 40.0' in out
+    assert ("not programmed: fmax 41.25 MHz is below the 125 MHz clock, and the board would "
+            "compute wrong results; rebuild with --clock-mhz 40") in err
+    assert "program" not in calls

@@ -8,7 +8,7 @@ on a board of amaranth-boards: clock (and PLL), UART pins, status LEDs. Build th
 from __future__ import annotations
 
 from .icebreaker import IcebreakerTop
-from .ulx3s import Ulx3sTop
+from .ulx3s import PLL_SETTINGS, Ulx3sTop
 
 __all__ = ["BOARDS", "Board", "IcebreakerTop", "Ulx3sTop"]
 
@@ -28,18 +28,29 @@ class Board:
         Default frequency the design is built and constrained for.
     baud : int
         Default UART baud rate.
+    clocks_mhz : tuple of float
+        The design clocks a build can choose (``systole fpga --clock-mhz``), ascending.
     """
 
-    def __init__(self, name: str, top: type, preset: str, clock_hz: int, baud: int):
+    def __init__(self, name: str, top: type, preset: str, clock_hz: int, baud: int,
+                 clocks_mhz: tuple[float, ...]):
         self.name, self.top, self.preset = name, top, preset
         self.clock_hz, self.baud = clock_hz, baud
+        self.clocks_mhz = tuple(sorted(clocks_mhz))
+
+    def fastest_clock_mhz(self, fmax_mhz: float) -> float | None:
+        """The fastest design clock of :attr:`clocks_mhz` at or below ``fmax_mhz`` (None if
+        even the slowest is faster)."""
+        met = [mhz for mhz in self.clocks_mhz if mhz <= fmax_mhz]
+        return met[-1] if met else None
 
     def platform(self):
         return self.top.platform()
 
 
 BOARDS: dict[str, Board] = {
-    "ulx3s-85f": Board("ulx3s-85f", Ulx3sTop, "ulx3s", Ulx3sTop.clock_hz, 1_000_000),
+    "ulx3s-85f": Board("ulx3s-85f", Ulx3sTop, "ulx3s", Ulx3sTop.clock_hz, 1_000_000,
+                       tuple(PLL_SETTINGS)),
     "icebreaker": Board("icebreaker", IcebreakerTop, "icebreaker", IcebreakerTop.clock_hz,
-                        1_000_000),
+                        1_000_000, (IcebreakerTop.clock_hz / 1e6,)),
 }
