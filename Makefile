@@ -54,6 +54,8 @@ fpga:
 	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --json | tee results/fpga-ulx3s-85f.json
 	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --clock-mhz 75 --out build/fpga/ulx3s-85f-75mhz --json \
 		| tee results/fpga-ulx3s-85f-75mhz.json
+	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --scope array --out build/fpga/ulx3s-85f-array \
+		--json | tee results/fpga-ulx3s-85f-array.json
 
 lint:
 	$(BIN)/ruff check .

@@ -327,7 +327,8 @@ def cmd_fpga(args: argparse.Namespace) -> int:
     try:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
                             clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out,
-                            nextpnr_opts=args.nextpnr_opts, place_dsps=not args.no_place_dsps)
+                            nextpnr_opts=args.nextpnr_opts, place_dsps=not args.no_place_dsps,
+                            scope=args.scope)
     except RuntimeError as error:
         print(f"systole fpga: error: {error}", file=sys.stderr)
         return 1
@@ -356,6 +357,10 @@ def _add_fpga_parser(sub) -> None:
     fpga.add_argument("--preset", choices=sorted(PRESETS),
                       help="configuration (default: the board's own preset)")
     _add_array_options(fpga)
+    fpga.add_argument("--scope", choices=("chip", "array"), default="chip",
+                      help="chip: the prototype (default); array: the PE array alone with "
+                           "generated stimulus, to time it apart from the control plane "
+                           "(ULX3S)")
     fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
     fpga.add_argument("--seed", type=int, default=1,
                       help="nextpnr placement seed (when nextpnr finds no legal placement, the "

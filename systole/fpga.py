@@ -59,6 +59,8 @@ class FpgaReport:
     seconds: float
     baud: int
     seed: int = 1
+    #: ``"chip"`` (the prototype) or ``"array"`` (the PE array alone, ``--scope array``).
+    scope: str = "chip"
     #: The fastest design clock the board offers (``--clock-mhz``) at or below ``fmax_mhz``.
     fastest_clock_mhz: float | None = None
     #: The bitstream went to a board (``--program``; only a build that meets its clock does).
@@ -71,7 +73,8 @@ class FpgaReport:
 
     def text(self) -> str:
         util = self.utilisation
-        lines = [f"board {self.board}, preset {self.preset} ({self.array} array), "
+        what = "the array alone" if self.scope == "array" else "the prototype"
+        lines = [f"board {self.board}, {what}, preset {self.preset} ({self.array} array), "
                  f"UART {self.baud} baud, nextpnr seed {self.seed}, built in "
                  f"{self.seconds:.0f} s"]
         for name, (used, total) in util.items():
@@ -129,8 +132,12 @@ def buffer_collision_script(module: str = BUFFERS_MODULE, max_write_ports: int =
     return "\n".join(lines)
 
 
-#: The array's PEs in the flattened board design (after ``synth_ecp5``): ``{row}``, ``{col}``.
-PE_DSP_CELL = "systole/soc.chip.compute.array.grid.row{row}.pe{col}.dsp"
+#: The array's PEs in the flattened board design (after ``synth_ecp5``): ``{array}`` (the
+#: array's path, :data:`ARRAY_PATHS`), ``{row}``, ``{col}``.
+PE_DSP_CELL = "systole/{array}.grid.row{row}.pe{col}.dsp"
+
+#: The array's path in the board design, by build scope (``Ulx3sTop(scope=...)``).
+ARRAY_PATHS = {"chip": "soc.chip.compute.array", "array": "soc.array"}
 
 #: LFE5U-85F MULT18X18D sites: three DSP rows (tile y), each with 13 blocks (x of their first
 #: tile) of four multipliers (x offset in the block, bel name), as nextpnr names them.
@@ -173,13 +180,14 @@ def dsp_sites(rows: int, cols: int) -> dict[tuple[int, int], str] | None:
     return sites
 
 
-def dsp_placement_script(sites: dict[tuple[int, int], str]) -> str:
+def dsp_placement_script(sites: dict[tuple[int, int], str],
+                         array: str = ARRAY_PATHS["chip"]) -> str:
     """Yosys commands (after synthesis) that fix each PE's MULT18X18D to its site (the
-    ``BEL`` attribute nextpnr places by); ``select -assert-count`` makes a renamed hierarchy
-    fail the build."""
+    ``BEL`` attribute nextpnr places by) in the array at path ``array``;
+    ``select -assert-count`` makes a renamed hierarchy fail the build."""
     lines = []
     for (row, col), bel in sorted(sites.items()):
-        cell = PE_DSP_CELL.format(row=row, col=col)
+        cell = PE_DSP_CELL.format(array=array, row=row, col=col)
         lines += [f"select -assert-count 1 {cell}", f'setattr -set BEL "{bel}" {cell}']
     return "\n".join(lines)
 
@@ -259,7 +267,8 @@ def _tool_environment(program: bool):
 def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: int | None = None,
                clock_mhz: float | None = None, seed: int = 1, program: bool = False,
                build_dir: Path | None = None, quiet: bool = False,
-               nextpnr_opts: str = "", place_dsps: bool = True) -> FpgaReport:
+               nextpnr_opts: str = "", place_dsps: bool = True,
+               scope: str = "chip") -> FpgaReport:
     """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
 
     ``nextpnr_opts`` are added to nextpnr's command line (for example ``"--router router1"``,
@@ -267,7 +276,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     ``place_dsps`` fixes the PEs' MULT18X18D sites on the ULX3S (:func:`dsp_sites`; arrays
     that do not fit that layout are left to the placer). ``program`` sends the bitstream to
     the connected board with openFPGALoader, but only when the build meets its clock
-    (``report.programmed`` says whether it did).
+    (``report.programmed`` says whether it did). ``scope="array"`` (ULX3S) builds the PE array
+    alone with generated stimulus (:class:`~systole.hw.array_probe.ArrayProbe`), to time it
+    apart from the control plane.
 
     Raises
     ------
@@ -283,6 +294,12 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     baud = baud or board.baud
     build_dir = Path(build_dir or ROOT / "build" / "fpga" / board_name)
     top_args = {"baud": baud}
+    if scope not in ARRAY_PATHS:
+        raise ValueError(f"scope must be one of {sorted(ARRAY_PATHS)}, not {scope!r}")
+    if scope != "chip":
+        if not board_name.startswith("ulx3s"):
+            raise ValueError(f"--scope {scope} is for the ULX3S, not {board_name}")
+        top_args["scope"] = scope
     if clock_mhz is not None:
         if not board_name.startswith("ulx3s"):
             raise ValueError(f"--clock-mhz is only for the ULX3S (PLL); {board_name} runs at "
@@ -299,7 +316,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
             clock_mhz=f"{top.clock_hz / 1e6:g}")
         sites = dsp_sites(config.array.rows, config.array.cols)
         if place_dsps and config.array.multiplier == "ecp5" and sites is not None:
-            opts["script_after_synth"] = dsp_placement_script(sites)
+            opts["script_after_synth"] = dsp_placement_script(sites, ARRAY_PATHS[scope])
     else:
         opts["synth_opts"] = "-dsp -spram"
         # Only here, where it is what makes the chip fit. (Not measured on the ECP5: the one
@@ -355,7 +372,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         timing_met=clock is not None and clock >= target, luts=used["luts"], ffs=used["ffs"],
         dsp=used["dsp"], brams=used["brams"] + used.get("sprams", 0),
         bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
-        seed=seed + tried,
+        seed=seed + tried, scope=scope,
         fastest_clock_mhz=None if clock is None else board.fastest_clock_mhz(clock),
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
         critical_paths=paths)

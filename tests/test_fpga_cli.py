@@ -215,3 +215,24 @@ def test_only_a_bitstream_that_meets_its_clock_is_programmed(monkeypatch, tmp_pa
     assert ("not programmed: fmax 41.25 MHz is below the 125 MHz clock, and the board would "
             "compute wrong results; rebuild with --clock-mhz 40") in err
     assert "program" not in calls
+
+
+def test_array_scope_builds_the_array_alone(monkeypatch, tmp_path, capsys):
+    """``--scope array``: the board top holds the PE array with generated stimulus (a global
+    reset, no UART), whose DSP cells the placement script finds at their own path."""
+    from systole.fpga import ARRAY_PATHS
+    from systole.hw.boards import Ulx3sTop
+    from systole.hw.config import preset
+
+    assert main(["fpga", "--board", "icebreaker", "--scope", "array"]) == 2
+    assert "--scope array is for the ULX3S, not icebreaker" in capsys.readouterr().err
+    assert dsp_placement_script({(0, 1): "X4/Y10/MULT18_0"}, ARRAY_PATHS["array"]).startswith(
+        "select -assert-count 1 systole/soc.array.grid.row0.pe1.dsp")
+    calls = fake_builds(monkeypatch, ["ecp5"])
+    report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, scope="array")
+    assert len(calls) == 1 and report.scope == "array" and "the array alone" in report.text()
+    config = preset("ulx3s").with_array(2, 3)
+    plan = Ulx3sTop.platform().prepare(Ulx3sTop(config, scope="array"), name="systole")
+    rtlil = plan.files["systole.il"]
+    assert "DCCA" in rtlil and "MULT18X18D" in rtlil and "uart" not in rtlil
+    assert "module \\systole.soc.array.grid.row1.pe2\n" in rtlil

@@ -3,16 +3,30 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
-from amaranth.lib.cdc import ResetSynchronizer
+from amaranth.hdl import (
+    ClockDomain,
+    ClockSignal,
+    Const,
+    Elaboratable,
+    Instance,
+    Module,
+    ResetSignal,
+    Signal,
+)
+from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
 
+from ..array_probe import ArrayProbe
 from ..config import SystoleConfig
 from ..fpga_soc import FpgaSoC
 from ..params import check_choice
 from ..uart import uart_divisor
 from .leds import heartbeat
 
-__all__ = ["Ulx3sTop", "PLL_SETTINGS"]
+__all__ = ["Ulx3sTop", "PLL_SETTINGS", "SCOPES"]
+
+#: What a build puts on the board: the whole prototype, or the PE array alone with generated
+#: stimulus (:class:`~systole.hw.array_probe.ArrayProbe`) to time it apart from the rest.
+SCOPES = ("chip", "array")
 
 #: EHXPLLL settings from 25 MHz, as ``yowasp-ecppll -i 25 -o MHZ`` computes them:
 #: output MHz -> (CLKI_DIV, CLKOP_DIV, CLKOP_CPHASE, CLKFB_DIV); VCO = output x CLKOP_DIV.
@@ -36,15 +50,22 @@ class Ulx3sTop(Elaboratable):
         UART baud rate (the FT231X on the board runs up to 3 Mbaud).
     clock_mhz : float
         Design clock, a key of :data:`PLL_SETTINGS`.
+    scope : str
+        ``"chip"``: the prototype (:class:`~systole.hw.fpga_soc.FpgaSoC`). ``"array"``: the PE
+        array alone (:class:`~systole.hw.array_probe.ArrayProbe`, its folded results on the
+        LEDs), no UART; its reset is on a global network (DCCA), where the prototype's stays
+        in the fabric (docs/fpga.md, "The array on its own").
     """
 
     clock_hz = 125_000_000     # default
     input_hz = 25_000_000
 
     def __init__(self, config: SystoleConfig, *, baud: int = 1_000_000,
-                 clock_mhz: float = 125.0):
+                 clock_mhz: float = 125.0, scope: str = "chip"):
         check_choice("clock_mhz", clock_mhz, PLL_SETTINGS)
+        check_choice("scope", scope, SCOPES)
         self.config = config
+        self.scope = scope
         self.baud = baud
         self.clock_hz = round(clock_mhz * 1e6)
         self.pll = PLL_SETTINGS[clock_mhz]
@@ -79,6 +100,22 @@ class Ulx3sTop(Elaboratable):
             i_ENCLKOP=Const(0, 1), o_CLKOP=pll_clk, o_LOCK=locked)
         m.d.comb += ClockSignal("sync").eq(pll_clk)
         # The clock constraint is in constraints/ulx3s-85f.lpf (net "clk").
+        if self.scope == "array":
+            # The array alone: its reset reaches every PE's registers across the die; in the
+            # fabric that net took 9.5-11.1 ns of routing and was the array's longest path. On
+            # a global network it is not. (In the whole prototype a global reset measured 79.5
+            # and 77.5 MHz on seeds 1 and 2 against 84.4 and 83.3 with the fabric reset, so the
+            # prototype keeps the fabric one.)
+            reset_local, reset_global = Signal(name="reset_local"), Signal(name="reset_global")
+            m.submodules.reset_sync = FFSynchronizer(~locked, reset_local, o_domain="sync",
+                                                     init=1)
+            m.submodules.reset_buffer = Instance("DCCA", i_CLKI=reset_local,
+                                                 i_CE=Const(1, 1), o_CLKO=reset_global)
+            m.d.comb += ResetSignal("sync").eq(reset_global)
+            m.submodules.soc = probe = ArrayProbe(self.config.array)
+            for index in range(8):
+                m.d.comb += platform.request("led", index).o.eq(probe.out[index])
+            return m
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
 
         m.submodules.soc = soc = FpgaSoC(self.config, divisor=self.divisor)
