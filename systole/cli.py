@@ -336,7 +336,8 @@ def cmd_fpga(args: argparse.Namespace) -> int:
     if args.program and not report.programmed:
         advice = (f"; rebuild with --clock-mhz {report.fastest_clock_mhz:g}"
                   if report.fastest_clock_mhz is not None else "")
-        print(f"systole fpga: error: not programmed: fmax {report.fmax_mhz} MHz is below the "
+        fmax = "n/a" if report.fmax_mhz is None else f"{report.fmax_mhz} MHz"
+        print(f"systole fpga: error: not programmed: fmax {fmax} is below the "
               f"{report.target_mhz:g} MHz clock, and the board would compute wrong "
               f"results{advice}", file=sys.stderr)
         return 1
@@ -345,6 +346,7 @@ def cmd_fpga(args: argparse.Namespace) -> int:
 
 def _add_fpga_parser(sub) -> None:
     from systole.hw.boards import BOARDS
+    from systole.hw.boards.ulx3s import SCOPES
     from systole.hw.config import PRESETS
 
     fpga = sub.add_parser(
@@ -357,7 +359,7 @@ def _add_fpga_parser(sub) -> None:
     fpga.add_argument("--preset", choices=sorted(PRESETS),
                       help="configuration (default: the board's own preset)")
     _add_array_options(fpga)
-    fpga.add_argument("--scope", choices=("chip", "array"), default="chip",
+    fpga.add_argument("--scope", choices=SCOPES, default="chip",
                       help="chip: the prototype (default); array: the PE array alone with "
                            "generated stimulus, to time it apart from the control plane "
                            "(ULX3S)")

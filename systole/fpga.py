@@ -136,7 +136,8 @@ def buffer_collision_script(module: str = BUFFERS_MODULE, max_write_ports: int =
 #: array's path, :data:`ARRAY_PATHS`), ``{row}``, ``{col}``.
 PE_DSP_CELL = "systole/{array}.grid.row{row}.pe{col}.dsp"
 
-#: The array's path in the board design, by build scope (``Ulx3sTop(scope=...)``).
+#: The array's path in the board design, by build scope (``Ulx3sTop(scope=...)``, one of
+#: :data:`~systole.hw.boards.ulx3s.SCOPES`).
 ARRAY_PATHS = {"chip": "soc.chip.compute.array", "array": "soc.array"}
 
 #: LFE5U-85F MULT18X18D sites: three DSP rows (tile y), each with 13 blocks (x of their first

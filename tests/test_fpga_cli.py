@@ -222,8 +222,10 @@ def test_array_scope_builds_the_array_alone(monkeypatch, tmp_path, capsys):
     reset, no UART), whose DSP cells the placement script finds at their own path."""
     from systole.fpga import ARRAY_PATHS
     from systole.hw.boards import Ulx3sTop
+    from systole.hw.boards.ulx3s import SCOPES
     from systole.hw.config import preset
 
+    assert tuple(ARRAY_PATHS) == SCOPES
     assert main(["fpga", "--board", "icebreaker", "--scope", "array"]) == 2
     assert "--scope array is for the ULX3S, not icebreaker" in capsys.readouterr().err
     assert dsp_placement_script({(0, 1): "X4/Y10/MULT18_0"}, ARRAY_PATHS["array"]).startswith(
