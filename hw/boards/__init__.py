@@ -28,15 +28,16 @@ class Board:
         Default frequency the design is built and constrained for.
     baud : int
         Default UART baud rate.
-    clocks_mhz : tuple of float
-        The design clocks a build can choose (``systole fpga --clock-mhz``), ascending.
+    clocks_mhz : tuple of float or None
+        The design clocks a build can choose (``systole fpga --clock-mhz``); None: only
+        ``clock_hz``.
     """
 
     def __init__(self, name: str, top: type, preset: str, clock_hz: int, baud: int,
-                 clocks_mhz: tuple[float, ...]):
+                 clocks_mhz: tuple[float, ...] | None = None):
         self.name, self.top, self.preset = name, top, preset
         self.clock_hz, self.baud = clock_hz, baud
-        self.clocks_mhz = tuple(sorted(clocks_mhz))
+        self.clocks_mhz = tuple(sorted(clocks_mhz or (clock_hz / 1e6,)))
 
     def fastest_clock_mhz(self, fmax_mhz: float) -> float | None:
         """The fastest design clock of :attr:`clocks_mhz` at or below ``fmax_mhz`` (None if
@@ -52,5 +53,5 @@ BOARDS: dict[str, Board] = {
     "ulx3s-85f": Board("ulx3s-85f", Ulx3sTop, "ulx3s", Ulx3sTop.clock_hz, 1_000_000,
                        tuple(PLL_SETTINGS)),
     "icebreaker": Board("icebreaker", IcebreakerTop, "icebreaker", IcebreakerTop.clock_hz,
-                        1_000_000, (IcebreakerTop.clock_hz / 1e6,)),
+                        1_000_000),
 }
