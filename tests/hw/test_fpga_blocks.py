@@ -121,14 +121,42 @@ def test_axi_bram_bursts_and_host_port(pipelined):
         ctx.set(axi.r.ready, 0)
         return np.frombuffer(b"".join(out), np.uint8)
 
+    async def first_beat_latency(ctx, addr):
+        """Cycles from AR's handshake to the first R beat, R always ready."""
+        ctx.set(axi.ar.valid, 1)
+        ctx.set(axi.ar.payload, {"addr": addr, "id": 1, "len": 1, "size": 3, "burst": 1})
+        await ctx.tick().until(axi.ar.ready)
+        ctx.set(axi.ar.valid, 0)
+        ctx.set(axi.r.ready, 1)
+        cycles, beats = 0, []
+        while len(beats) < 2:
+            cycles += 1
+            _, _, valid, payload = await ctx.tick().sample(axi.r.valid, axi.r.payload)
+            if valid:
+                beats.append((cycles, int(payload.data), int(payload.last)))
+        ctx.set(axi.r.ready, 0)
+        words = [int.from_bytes(model[addr + 8 * i:addr + 8 * i + 8].tobytes(), "little")
+                 for i in range(2)]
+        assert [(data, last) for _, data, last in beats] == [(words[0], 0), (words[1], 1)]
+        assert beats[1][0] == beats[0][0] + 1      # one beat per cycle
+        return beats[0][0]
+
+    host_latency = {}     # write or read -> cycles from the command to its response
+
     async def host(ctx, addr, value=None):
         ctx.set(dut.host.valid, 1)
         ctx.set(dut.host.payload, {"addr": addr, "data": value or 0, "write": value is not None})
         await ctx.tick().until(dut.host.ready)
         ctx.set(dut.host.valid, 0)
         ctx.set(dut.host_rsp.ready, 1)
-        data, = await ctx.tick().sample(dut.host_rsp.payload).until(dut.host_rsp.valid)
+        cycles = 0
+        while True:
+            cycles += 1
+            _, _, valid, data = await ctx.tick().sample(dut.host_rsp.valid, dut.host_rsp.payload)
+            if valid:
+                break
         ctx.set(dut.host_rsp.ready, 0)
+        host_latency.setdefault(value is not None, set()).add(cycles)
         if value is not None:
             model[addr] = value
         return int(data)
@@ -147,6 +175,10 @@ def test_axi_bram_bursts_and_host_port(pipelined):
                 assert await host(ctx, byte_addr) == model[byte_addr]
             got = await read_burst(ctx, addr, beats)
             assert (got == model[addr:addr + 8 * beats]).all()
+        # The docstring's Latency section: AR to the first beat, host command to response.
+        assert await first_beat_latency(ctx, 64) == 2
+        assert host_latency == ({True: {2}, False: {4}} if pipelined
+                                else {True: {1}, False: {2}})
 
     simulate(dut, bench)
 
