@@ -372,8 +372,8 @@ def _add_fpga_parser(sub) -> None:
                            "40, 37.5, 35, 31.25, 30)")
     fpga.add_argument("--out", help="build folder (default build/fpga/<board>)")
     fpga.add_argument("--nextpnr-opts", default="", metavar="OPTS",
-                      help="extra nextpnr options, e.g. '--router router1' (replaces the ECP5 "
-                           "default router2) or '--placer-heap-beta 0.5'")
+                      help="extra nextpnr options, e.g. '--router router2' (replaces the ECP5 "
+                           "default router1) or '--placer-heap-beta 0.5'")
     fpga.add_argument("--no-place-dsps", action="store_true",
                       help="leave the PEs' DSP sites to nextpnr (ULX3S; by default they are "
                            "fixed column by column along the DSP rows)")

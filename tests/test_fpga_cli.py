@@ -67,16 +67,16 @@ def test_fpga_options(capsys):
 
 def test_nextpnr_options():
     base = "--seed 3 --timing-allow-fail --report systole.report.json"
-    assert nextpnr_options("ecp5", 3) == f"{base} --placer static --router router2"
+    assert nextpnr_options("ecp5", 3) == f"{base} --placer static --router router1"
     assert nextpnr_options("ice40", 3) == base
     # Placer options given by hand replace the ECP5 default placer (HeAP is nextpnr's own).
     assert (nextpnr_options("ecp5", 3, "--placer-heap-beta 0.5")
-            == f"{base} --router router2 --placer-heap-beta 0.5")
+            == f"{base} --router router1 --placer-heap-beta 0.5")
     assert (nextpnr_options("ecp5", 3, "--placer heap")
-            == f"{base} --router router2 --placer heap")
+            == f"{base} --router router1 --placer heap")
     # A router given by hand replaces the ECP5 default (nextpnr refuses two --router).
-    assert (nextpnr_options("ecp5", 3, "--router router1")
-            == f"{base} --placer static --router router1")
+    assert (nextpnr_options("ecp5", 3, "--router router2")
+            == f"{base} --placer static --router router2")
 
 
 def test_dsp_sites_fill_the_dsp_rows_column_by_column():
