@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["stream_put", "stream_get"]
+__all__ = ["stream_put", "stream_get", "stream_get_timed"]
 
 
 async def stream_put(ctx, stream, payload) -> None:
@@ -15,9 +15,21 @@ async def stream_put(ctx, stream, payload) -> None:
 
 async def stream_get(ctx, stream):
     """Accept one payload from ``stream`` and return it."""
+    payload, _ = await stream_get_timed(ctx, stream)
+    return payload
+
+
+async def stream_get_timed(ctx, stream):
+    """Accept one payload from ``stream``; return it and the clock edges waited (1: it was
+    valid at the first edge), for latency checks."""
     if not stream.signature.always_ready:
         ctx.set(stream.ready, 1)
-    payload, = await ctx.tick().sample(stream.payload).until(stream.valid)
+    cycles = 0
+    while True:
+        cycles += 1
+        _, _, valid, payload = await ctx.tick().sample(stream.valid, stream.payload)
+        if valid:
+            break
     if not stream.signature.always_ready:
         ctx.set(stream.ready, 0)
-    return payload
+    return payload, cycles

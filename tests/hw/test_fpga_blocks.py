@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 from systole.hw.axi import AxiParams
 from systole.hw.axi_bram import AxiBram
 from systole.hw.uart import UartRx, UartTx, uart_divisor
+from systole.sim.amaranth_tb import stream_get_timed, stream_put
 from systole.uart_device import MIN_FILL_RUN, _runs
 
 
@@ -123,39 +124,21 @@ def test_axi_bram_bursts_and_host_port(pipelined):
 
     async def first_beat_latency(ctx, addr):
         """Cycles from AR's handshake to the first R beat, R always ready."""
-        ctx.set(axi.ar.valid, 1)
-        ctx.set(axi.ar.payload, {"addr": addr, "id": 1, "len": 1, "size": 3, "burst": 1})
-        await ctx.tick().until(axi.ar.ready)
-        ctx.set(axi.ar.valid, 0)
-        ctx.set(axi.r.ready, 1)
-        cycles, beats = 0, []
-        while len(beats) < 2:
-            cycles += 1
-            _, _, valid, payload = await ctx.tick().sample(axi.r.valid, axi.r.payload)
-            if valid:
-                beats.append((cycles, int(payload.data), int(payload.last)))
-        ctx.set(axi.r.ready, 0)
+        await stream_put(ctx, axi.ar, {"addr": addr, "id": 1, "len": 1, "size": 3, "burst": 1})
+        beats = [await stream_get_timed(ctx, axi.r) for _ in range(2)]
         words = [int.from_bytes(model[addr + 8 * i:addr + 8 * i + 8].tobytes(), "little")
                  for i in range(2)]
-        assert [(data, last) for _, data, last in beats] == [(words[0], 0), (words[1], 1)]
-        assert beats[1][0] == beats[0][0] + 1      # one beat per cycle
-        return beats[0][0]
+        assert [(int(beat.data), int(beat.last)) for beat, _ in beats] == [(words[0], 0),
+                                                                          (words[1], 1)]
+        assert beats[1][1] == 1      # one beat per cycle
+        return beats[0][1]
 
     host_latency = {}     # write or read -> cycles from the command to its response
 
     async def host(ctx, addr, value=None):
-        ctx.set(dut.host.valid, 1)
-        ctx.set(dut.host.payload, {"addr": addr, "data": value or 0, "write": value is not None})
-        await ctx.tick().until(dut.host.ready)
-        ctx.set(dut.host.valid, 0)
-        ctx.set(dut.host_rsp.ready, 1)
-        cycles = 0
-        while True:
-            cycles += 1
-            _, _, valid, data = await ctx.tick().sample(dut.host_rsp.valid, dut.host_rsp.payload)
-            if valid:
-                break
-        ctx.set(dut.host_rsp.ready, 0)
+        await stream_put(ctx, dut.host,
+                         {"addr": addr, "data": value or 0, "write": value is not None})
+        data, cycles = await stream_get_timed(ctx, dut.host_rsp)
         host_latency.setdefault(value is not None, set()).add(cycles)
         if value is not None:
             model[addr] = value
