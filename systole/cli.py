@@ -328,7 +328,7 @@ def cmd_fpga(args: argparse.Namespace) -> int:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
                             clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out,
                             nextpnr_opts=args.nextpnr_opts, place_dsps=not args.no_place_dsps,
-                            scope=args.scope)
+                            scope=args.scope, route_seconds=args.route_seconds or None)
     except RuntimeError as error:
         print(f"systole fpga: error: {error}", file=sys.stderr)
         return 1
@@ -345,8 +345,9 @@ def cmd_fpga(args: argparse.Namespace) -> int:
 
 
 def _add_fpga_parser(sub) -> None:
+    from systole.fpga import ROUTE_SECONDS
     from systole.hw.boards import BOARDS
-    from systole.hw.boards.ulx3s import SCOPES
+    from systole.hw.boards.ulx3s import PLL_SETTINGS, SCOPES
     from systole.hw.config import PRESETS
 
     fpga = sub.add_parser(
@@ -365,15 +366,19 @@ def _add_fpga_parser(sub) -> None:
                            "(ULX3S)")
     fpga.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
     fpga.add_argument("--seed", type=int, default=1,
-                      help="nextpnr placement seed (when nextpnr finds no legal placement, the "
-                           "next two are tried)")
+                      help="nextpnr placement seed (when nextpnr finds no legal placement, or "
+                           "its routing is stopped, the next two are tried)")
     fpga.add_argument("--clock-mhz", type=float,
-                      help="ULX3S design clock from the PLL (default 125; 100, 75, 62.5, 50, "
-                           "40, 37.5, 35, 31.25, 30)")
+                      help="ULX3S design clock from the PLL (default 125; "
+                           + ", ".join(f"{mhz:g}" for mhz in PLL_SETTINGS if mhz != 125) + ")")
     fpga.add_argument("--out", help="build folder (default build/fpga/<board>)")
     fpga.add_argument("--nextpnr-opts", default="", metavar="OPTS",
                       help="extra nextpnr options, e.g. '--router router2' (replaces the ECP5 "
                            "default router1) or '--placer-heap-beta 0.5'")
+    fpga.add_argument("--route-seconds", type=float, default=ROUTE_SECONDS, metavar="S",
+                      help=f"ECP5: stop nextpnr's router after S seconds and go on to the next "
+                           f"seed, the last one with router2 (default {ROUTE_SECONDS:g}; "
+                           f"0: no limit)")
     fpga.add_argument("--no-place-dsps", action="store_true",
                       help="leave the PEs' DSP sites to nextpnr (ULX3S; by default they are "
                            "fixed column by column along the DSP rows)")

@@ -65,6 +65,10 @@ class FpgaReport:
     fastest_clock_mhz: float | None = None
     #: The bitstream went to a board (``--program``; only a build that meets its clock does).
     programmed: bool = False
+    #: The ECP5 router that routed the bitstream (``None`` on the iCE40: nextpnr's only one).
+    router: str | None = None
+    #: Tries before the one that built: ``"seed N: why"`` (no placement, routing stopped).
+    retries: list = field(default_factory=list)
     utilisation: dict = field(default_factory=dict)
     critical_paths: list = field(default_factory=list)
 
@@ -75,8 +79,10 @@ class FpgaReport:
         util = self.utilisation
         what = "the array alone" if self.scope == "array" else "the prototype"
         lines = [f"board {self.board}, {what}, preset {self.preset} ({self.array} array), "
-                 f"UART {self.baud} baud, nextpnr seed {self.seed}, built in "
-                 f"{self.seconds:.0f} s"]
+                 f"UART {self.baud} baud, nextpnr seed {self.seed}"
+                 + (f" ({self.router})" if self.router else "")
+                 + f", built in {self.seconds:.0f} s"]
+        lines += [f"  not built: {retry}" for retry in self.retries]
         for name, (used, total) in util.items():
             lines.append(f"  {name:<14} {used:>7} / {total:<7} {100 * used / max(1, total):5.1f} %")
         fmax = "n/a" if self.fmax_mhz is None else f"{self.fmax_mhz:.2f} MHz"
@@ -228,6 +234,24 @@ def placement_failed(log: str) -> bool:
     return ("Unable to find legal placement" in log or "Placing design failed" in log)
 
 
+#: Seconds nextpnr may spend routing the ECP5 build (:mod:`systole.nextpnr_guard`). router1
+#: routes the 12 x 12 prototype in 80-110 s; on one placement of one netlist it had not
+#: converged after 22 minutes.
+ROUTE_SECONDS = 480
+
+
+def router_stopped(log: str) -> bool:
+    """The guard stopped nextpnr's router (:mod:`systole.nextpnr_guard`)."""
+    from .nextpnr_guard import STOPPED
+
+    return STOPPED in log
+
+
+def _router(opts: str) -> str:
+    words = opts.split()
+    return words[words.index("--router") + 1] if "--router" in words else "router1"
+
+
 def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
     """nextpnr's options for a build: seed, timing report, then on ECP5 the static placer
     (unless ``extra`` has a ``--placer...`` option) and router1 (unless ``extra`` names a
@@ -249,13 +273,26 @@ def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
 
 
 @contextlib.contextmanager
-def _tool_environment(program: bool):
+def _tool_environment(program: bool, guard: tuple[Path, float] | None = None):
     """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
-    build only (a YOSYS left in the environment would change ``systole generate``'s output)."""
+    build only (a YOSYS left in the environment would change ``systole generate``'s output).
+    ``guard`` (a script path and a budget in seconds) runs nextpnr-ecp5 through
+    :mod:`systole.nextpnr_guard`."""
+    from . import nextpnr_guard
+
     saved = dict(os.environ)
     try:
         for name, tool in TOOL_ENV.items():
             os.environ.setdefault(name, tool)
+        if guard is not None:
+            script, budget = guard
+            script.parent.mkdir(parents=True, exist_ok=True)
+            script.write_text(f'#!/bin/sh\nexec "{sys.executable}" '
+                              f'"{Path(nextpnr_guard.__file__).resolve()}" "$@"\n')
+            script.chmod(0o755)
+            os.environ[nextpnr_guard.TOOL_VAR] = os.environ["NEXTPNR_ECP5"]
+            os.environ[nextpnr_guard.BUDGET_VAR] = f"{budget:g}"
+            os.environ["NEXTPNR_ECP5"] = str(script.resolve())
         # The YoWASP launchers live next to this Python (a virtualenv that is not activated).
         scripts = str(Path(sys.executable).parent)
         if scripts not in os.environ.get("PATH", "").split(os.pathsep):
@@ -272,7 +309,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
                clock_mhz: float | None = None, seed: int = 1, program: bool = False,
                build_dir: Path | None = None, quiet: bool = False,
                nextpnr_opts: str = "", place_dsps: bool = True,
-               scope: str = "chip") -> FpgaReport:
+               scope: str = "chip", route_seconds: float | None = ROUTE_SECONDS
+               ) -> FpgaReport:
     """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
 
     ``nextpnr_opts`` are added to nextpnr's command line (for example ``"--router router2"``,
@@ -283,6 +321,12 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     (``report.programmed`` says whether it did). ``scope="array"`` (ULX3S) builds the PE array
     alone with generated stimulus (:class:`~systole.hw.array_probe.ArrayProbe`), to time it
     apart from the control plane.
+
+    On the ECP5, nextpnr routes for at most ``route_seconds`` (``None``: no limit); a try
+    whose routing is stopped goes on to the next seed, and the last try, after such a stop,
+    uses router2 (which converged on every netlist and seed tried) unless ``nextpnr_opts``
+    names a router. ``report.retries`` lists the tries that did not build, and
+    ``report.router`` the router that did.
 
     Raises
     ------
@@ -333,30 +377,44 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
               f"{config.array.cols}) in {build_dir}; this takes minutes...", file=sys.stderr,
               flush=True)
     start = time.perf_counter()
+    guard = (None if family != "ecp5" or route_seconds is None
+             else (build_dir / "nextpnr-guard.sh", route_seconds))
+    retries: list[str] = []
+    extra, stopped = nextpnr_opts, False
     for tried in range(PLACEMENT_TRIES):
-        opts["nextpnr_opts"] = nextpnr_options(family, seed + tried, nextpnr_opts)
+        last_try = tried + 1 == PLACEMENT_TRIES
+        if last_try and stopped and "--router" not in nextpnr_opts.split():
+            extra = f"{nextpnr_opts} --router router2".strip()
+        opts["nextpnr_opts"] = nextpnr_options(family, seed + tried, extra)
         # An Amaranth platform builds once: each try has a platform and a design of its own.
         design = top if tried == 0 else board.top(config, **top_args)
         platform = board.platform()
         try:
-            with _tool_environment(program):
+            with _tool_environment(program, guard):
                 products = platform.build(design, name="systole", build_dir=str(build_dir),
                                           do_program=False, verbose=False, **opts)
             break
         except subprocess.CalledProcessError as error:
             log = build_dir / "systole.tim"
             text = log.read_text() if log.exists() else ""
-            if placement_failed(text) and tried + 1 < PLACEMENT_TRIES:
+            stopped = router_stopped(text)
+            why = ("no legal placement" if placement_failed(text) else
+                   f"{_router(opts['nextpnr_opts'])} stopped after {route_seconds:g} s of "
+                   f"routing" if stopped else None)
+            if why is not None and not last_try:
+                retries.append(f"seed {seed + tried}: {why}")
+                if stopped:    # kept for a look at where the router was stuck
+                    log.replace(build_dir / f"systole.seed{seed + tried}.tim")
                 if not quiet:
-                    print(f"[systole] nextpnr found no legal placement with seed {seed + tried}"
-                          f"; trying seed {seed + tried + 1}", file=sys.stderr, flush=True)
+                    print(f"[systole] seed {seed + tried}: {why}; trying seed "
+                          f"{seed + tried + 1}", file=sys.stderr, flush=True)
                 continue
             util, _ = parse_nextpnr_log(text)
             over = [f"{cell} {used}/{total}" for cell, (used, total) in util.items()
                     if used > total]
             detail = f": over capacity: {', '.join(over)}" if over else ""
-            if placement_failed(text):
-                detail += f": no legal placement with seeds {seed} to {seed + tried}"
+            if why is not None:
+                detail += f": {'; '.join(retries + [f'seed {seed + tried}: {why}'])}"
             raise RuntimeError(f"the {board_name} build failed ({error}){detail}; see the logs "
                                f"in {build_dir}") from None
     seconds = time.perf_counter() - start
@@ -378,6 +436,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         bitstream=str(bitstream) if bitstream.exists() else None, seconds=seconds, baud=baud,
         seed=seed + tried, scope=scope,
         fastest_clock_mhz=None if clock is None else board.fastest_clock_mhz(clock),
+        router=_router(opts["nextpnr_opts"]) if family == "ecp5" else None, retries=retries,
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
         critical_paths=paths)
     # A bitstream that runs the design faster than it closes timing is not programmed: on a

