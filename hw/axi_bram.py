@@ -44,8 +44,9 @@ class AxiBram(wiring.Component):
         SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
     pipelined : bool
         Registers around the block RAM for a fast clock: the memory's address comes from a
-        register only (host accesses load it first, one cycle more each), and a host read's
-        word is registered before its byte is selected (one more). A large memory's address
+        register only (host accesses load it first, one cycle more each), a host read's word
+        is registered before its byte is selected (one more), and so is each read beat
+        before it goes out on R (one cycle more per burst). A large memory's address
         fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the multiplexer
         in front of it (host command or burst address) was the ULX3S build's longest path,
         later the block RAMs' output multiplexer into the byte select. ``False`` (default)
@@ -63,10 +64,10 @@ class AxiBram(wiring.Component):
 
     Latency
     -------
-    Reads: first beat 2 cycles after AR, then one beat per cycle while R is ready. Writes: one
-    beat per cycle from the cycle after AW; B the cycle after the last beat. Host: response
-    1 (write) or 2 (read) cycles after the command, one more (write) or two more (read) with
-    ``pipelined``.
+    Reads: first beat 2 cycles after AR (3 with ``pipelined``), then one beat per cycle while
+    R is ready. Writes: one beat per cycle from the cycle after AW; B the cycle after the last
+    beat. Host: response 1 (write) or 2 (read) cycles after the command, one more (write) or
+    two more (read) with ``pipelined``.
     """
 
     def __init__(self, params: AxiParams, size: int, *, ram: str = "generic",
@@ -114,8 +115,14 @@ class AxiBram(wiring.Component):
         lane = Signal(beat_bits)
         rsp = Signal(8)
 
-        m.d.comb += [axi.r.payload.data.eq(read.data), axi.r.payload.id.eq(burst_id),
-                     axi.r.payload.resp.eq(RESP_OKAY), axi.r.payload.last.eq(r_last),
+        if self.pipelined:
+            # A register stage after the read port: R's data and last come from registers,
+            # not from the block RAMs' output multiplexer.
+            r_data, r_last_out = Signal(p.data_width), Signal()
+        else:
+            r_data, r_last_out = read.data, r_last
+        m.d.comb += [axi.r.payload.data.eq(r_data), axi.r.payload.id.eq(burst_id),
+                     axi.r.payload.resp.eq(RESP_OKAY), axi.r.payload.last.eq(r_last_out),
                      axi.b.payload.id.eq(burst_id), axi.b.payload.resp.eq(RESP_OKAY),
                      self.host_rsp.payload.eq(rsp)]
 
@@ -175,17 +182,30 @@ class AxiBram(wiring.Component):
                     m.next = "IDLE"
             with m.State("READ"):
                 # Valid-ready pipeline over the synchronous read port: a beat is read when the
-                # R register is empty or being emptied; the port holds its data otherwise.
-                r_valid = Signal()
-                issue = (remaining != 0) & (~r_valid | axi.r.ready)
+                # port's word is not waiting or moves on; the port holds its data otherwise.
+                port_valid = Signal(name="port_valid" if self.pipelined else "r_valid")
+                if self.pipelined:
+                    r_valid = Signal()
+                    drain = port_valid & (~r_valid | axi.r.ready)
+                else:
+                    r_valid, drain = port_valid, axi.r.ready
+                issue = (remaining != 0) & (~port_valid | drain)
                 m.d.comb += [axi.r.valid.eq(r_valid), addr.eq(burst_addr), read.en.eq(issue)]
                 with m.If(issue):
                     m.d.sync += [burst_addr.eq(burst_addr + 1), remaining.eq(remaining - 1),
-                                 r_last.eq(remaining == 1), r_valid.eq(1)]
-                with m.Elif(axi.r.ready):
-                    m.d.sync += r_valid.eq(0)
-                with m.If(r_valid & axi.r.ready & r_last):
+                                 r_last.eq(remaining == 1), port_valid.eq(1)]
+                with m.Elif(drain):
+                    m.d.sync += port_valid.eq(0)
+                if self.pipelined:
+                    with m.If(drain):
+                        m.d.sync += [r_data.eq(read.data), r_last_out.eq(r_last),
+                                     r_valid.eq(1)]
+                    with m.Elif(axi.r.ready):
+                        m.d.sync += r_valid.eq(0)
+                with m.If(r_valid & axi.r.ready & r_last_out):
                     m.d.sync += r_last.eq(0)
+                    if self.pipelined:
+                        m.d.sync += r_last_out.eq(0)
                     m.next = "IDLE"
             with m.State("HOST_READ"):
                 if self.pipelined:
