@@ -141,28 +141,30 @@ class DmaEngine(wiring.Component):
         extent = Signal(max(cfg.addr_width, row_width) + ROWS_WIDTH + 1)  # mem bytes spanned
         buf_extent = Signal(max(cfg.buffer_addr_width, ROWS_WIDTH + row_width) + 1)  # beats
 
-        # Splitter state. The next burst's address and the bytes left in its row are kept in
-        # registers (not derived from a column count) and the burst length is the smallest of
-        # three candidates compared side by side: the path from the state to the next state
-        # is one short subtraction, a compare and an add.
+        # Splitter state. The next burst's address, the bytes left in its row and the bytes
+        # to the next granule boundary are kept in registers (not derived from a column
+        # count). A burst that does not end its row is ``step`` bytes, from registers alone:
+        # the next state (address, bytes left, buffer pointer, burst length) is computed for
+        # both outcomes side by side, and the one compare that decides whether the burst ends
+        # the row (``remaining <= to_granule``) only selects between them.
         row_addr = Signal(cfg.addr_width)     # start of the current row
         addr = Signal(cfg.addr_width)         # next burst: row_addr + bytes done in the row
         remaining = Signal(row_width)         # bytes of the row still to issue
         rows_left = Signal(ROWS_WIDTH)
         buf_ptr = Signal(cfg.buffer_addr_width)
+        to_granule = Signal(range(cfg.interleave + 1))   # interleave - addr % interleave
 
-        to_granule = Signal(range(cfg.interleave + 1))
-        nbytes = Signal(range(max(cfg.interleave, cfg.max_burst * cfg.data_bytes) + 1))
         max_bytes = cfg.max_burst * cfg.data_bytes
-        m.d.comb += to_granule.eq(cfg.interleave - addr[:exact_log2(cfg.interleave)])
+        granule_bits = exact_log2(cfg.interleave)
+        short_granule = to_granule <= max_bytes          # a burst reaches the boundary
+        step = Signal(range(max(cfg.interleave, max_bytes) + 1))
+        m.d.comb += step.eq(Mux(short_granule, to_granule, max_bytes))
         row_end = (remaining <= to_granule) & (remaining <= max_bytes)   # the row's last burst
-        m.d.comb += nbytes.eq(Mux(row_end, remaining,
-                                  Mux(to_granule <= max_bytes, to_granule, max_bytes)))
 
         burst = Signal(burst_layout(cfg))
         m.d.comb += [
             burst.addr.eq(amap.local_of(addr)),
-            burst.len.eq((nbytes >> beat_bits) - 1),
+            burst.len.eq(Mux(row_end, (remaining >> beat_bits) - 1, (step >> beat_bits) - 1)),
             burst.buf_addr.eq(buf_ptr),
         ]
         target = amap.channel_of(addr)
@@ -232,6 +234,7 @@ class DmaEngine(wiring.Component):
                 with m.If(self.cmd.valid & markers.w_rdy):
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
+                m.d.sync += to_granule.eq(cfg.interleave - addr[:granule_bits])
                 if self.range_checks:
                     rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
                     m.d.sync += [
@@ -258,17 +261,22 @@ class DmaEngine(wiring.Component):
                 for index, channel in enumerate(self._channels):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
-                    m.d.sync += buf_ptr.eq(buf_ptr + (nbytes >> beat_bits))
                     with m.If(row_end):
                         next_row = row_addr + desc.stride
                         m.d.sync += [row_addr.eq(next_row), addr.eq(next_row),
-                                     remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1)]
+                                     remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1),
+                                     to_granule.eq(cfg.interleave - next_row[:granule_bits]),
+                                     buf_ptr.eq(buf_ptr + (remaining >> beat_bits))]
                         with m.If(rows_left == 1):
                             # The FSM only accepts a descriptor when a marker slot is free.
                             m.d.comb += finish(DmaError.NONE)
                             m.next = "IDLE"
                     with m.Else():
-                        m.d.sync += [addr.eq(addr + nbytes), remaining.eq(remaining - nbytes)]
+                        m.d.sync += [addr.eq(addr + step), remaining.eq(remaining - step),
+                                     buf_ptr.eq(buf_ptr + (step >> beat_bits)),
+                                     # A step to the boundary starts a whole granule.
+                                     to_granule.eq(Mux(short_granule, cfg.interleave,
+                                                       to_granule - max_bytes))]
         # Outside the FSM's case statement, so the Verilog computes it continuously from time 0
         # (Icarus does not run always @* blocks before their inputs change, and the burst
         # counters would latch the X).
