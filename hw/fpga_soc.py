@@ -20,6 +20,11 @@ from .uart_bridge import UartBridge
 __all__ = ["FpgaSoC"]
 
 
+#: The most memory (bytes) an FPGA prototype may have: a few times the largest ECP5's block
+#: RAM, and enough for the ``tiny`` preset's 1 MiB in simulation.
+MAX_MEMORY = 4 << 20
+
+
 class FpgaSoC(wiring.Component):
     """Accelerator with on-chip memory and a UART host link.
 
@@ -54,6 +59,14 @@ class FpgaSoC(wiring.Component):
 
     def __init__(self, config: SystoleConfig, *, divisor: int, row_module: str | None = None,
                  ram: str = "generic"):
+        if config.memory.size > MAX_MEMORY:
+            # The default chip's 1 GiB would become a 1 GiB memory in the netlist, which no
+            # FPGA holds and whose elaboration runs the machine out of memory.
+            self._MustUse__silence = True        # refused: no "never used" warning
+            raise ValueError(f"memory.size must be at most {MAX_MEMORY >> 20} MiB for the FPGA "
+                             f"prototype, whose block RAM stands in for HBM (the ULX3S 85F "
+                             f"holds 468 KiB), not {config.memory.size}; the ulx3s and "
+                             f"icebreaker presets fit their boards")
         self.config = config
         self.ram = ram
         self.divisor = divisor

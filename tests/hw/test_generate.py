@@ -64,6 +64,9 @@ def test_cli_preset(tmp_path):
     (["--rows", "4"], "give --preset NAME, or both --rows R and --cols C"),
     (["--preset", "nope"], "preset must be one of"),
     (["--preset", "tiny", "--rows", "4"], "either --preset or --rows/--cols"),
+    # The default chip's 1 GiB of memory as FPGA block RAM: refused, not elaborated.
+    (["--preset", "default", "--top", "fpga"],
+     "memory.size must be at most 4 MiB for the FPGA prototype"),
 ])
 def test_cli_errors(tmp_path, args, message):
     result = generate(tmp_path, *args)
