@@ -100,7 +100,8 @@ class ChipBuffers(wiring.Component):
     Latency
     -------
     Reads: data one cycle after ``en`` (``store`` ports: two with the configuration's
-    ``registered_acc_reads``). Writes take effect at the end of the cycle.
+    ``registered_acc_reads``; ``act`` and ``weight``: two with ``registered_operand_reads``).
+    Writes take effect at the end of the cycle.
     """
 
     def __init__(self, config: SystoleConfig):
@@ -154,11 +155,19 @@ class ChipBuffers(wiring.Component):
                     port.en.eq((channel.en & (region == index)) << lane),
                 ]
 
-        # Compute and fetch word reads.
-        for index, bus in ((REGION_ACT, self.act), (REGION_WEIGHT, self.weight),
-                           (REGION_INSTR, self.instr), (REGION_PARAM, self.param)):
+        # Compute and fetch word reads; with registered_operand_reads the activation and weight
+        # words are registered once more: data two cycles after ``en``.
+        registered = (("act", "weight") if self.config.registered_operand_reads else ())
+        for index, name, bus in ((REGION_ACT, "act", self.act),
+                                 (REGION_WEIGHT, "weight", self.weight),
+                                 (REGION_INSTR, "instr", self.instr),
+                                 (REGION_PARAM, "param", self.param)):
             port = memories[index].read_port()
-            m.d.comb += [port.addr.eq(bus.addr), port.en.eq(bus.en), bus.data.eq(port.data)]
+            word = port.data
+            if name in registered:
+                word = Signal.like(port.data, name=f"{name}_word")
+                m.d.sync += word.eq(port.data)
+            m.d.comb += [port.addr.eq(bus.addr), port.en.eq(bus.en), bus.data.eq(word)]
 
         # Post-processing: whole-word writes into the activations and accumulators, and an
         # accumulator read port of its own.

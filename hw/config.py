@@ -216,7 +216,8 @@ class BufferConfig:
 
 
 #: The yes/no parameters of :class:`SystoleConfig` (``to_dict`` names those not at their default).
-_OPTIONS = ("postproc", "stall_counters", "check_registers", "registered_acc_reads")
+_OPTIONS = ("postproc", "stall_counters", "check_registers", "registered_acc_reads",
+            "registered_operand_reads")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +253,14 @@ class SystoleConfig:
         beat multiplexer, were the ULX3S build's longest. One cycle more per MATMUL's
         completion and per STORE (the cycle model follows); on the ``ulx3s`` presets only, so
         that the other presets keep their cycle counts.
+    registered_operand_reads : bool
+        Register the activation and weight buffers' read data before the compute unit's
+        read-ahead FIFOs take it (their reads take two cycles instead of one, with a word more
+        of read-ahead). A block RAM output into those FIFOs was the ULX3S build's longest path
+        (an ECP5 DP16KD without its output register takes 5.6 ns from clock to data). A cycle
+        more before a MATMUL's first vector when the read-ahead is empty (a program's first
+        MATMUL), hidden behind the read-ahead otherwise; the cycle model leaves it out. On the
+        ``ulx3s`` presets only.
     """
 
     name: str = "custom"
@@ -262,6 +271,7 @@ class SystoleConfig:
     stall_counters: bool = True
     check_registers: bool = True
     registered_acc_reads: bool = False
+    registered_operand_reads: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -370,7 +380,8 @@ PRESETS: dict[str, SystoleConfig] = {
                                                buffer_depth=256),
                            buffers=BufferConfig(act_depth=512, weight_depth=128, acc_depth=512,
                                                 instr_depth=16),
-                           postproc=False, registered_acc_reads=True),
+                           postproc=False, registered_acc_reads=True,
+                           registered_operand_reads=True),
     # The same with a 10 x 10 array (101 of 156 DSPs).
     "ulx3s10": SystoleConfig(name="ulx3s10",
                              array=ArrayConfig(rows=10, cols=10, multiplier="ecp5"),
@@ -379,7 +390,8 @@ PRESETS: dict[str, SystoleConfig] = {
                                                  buffer_depth=256),
                              buffers=BufferConfig(act_depth=512, weight_depth=128,
                                                   acc_depth=512, instr_depth=16),
-                             postproc=False, registered_acc_reads=True),
+                             postproc=False, registered_acc_reads=True,
+                             registered_operand_reads=True),
     "icebreaker": SystoleConfig(name="icebreaker", array=ArrayConfig(rows=2, cols=2),
                                 memory=MemoryConfig(channels=1, data_width=64, id_width=1,
                                                     size=64 << 10, interleave=512,

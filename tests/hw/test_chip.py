@@ -262,6 +262,22 @@ def test_registered_acc_reads_add_two_cycles(m):
             == predict_cycles(gemm_program(m), CONFIG, 0).cycles + 2)
 
 
+@pytest.mark.parametrize("m", [9, 96])
+def test_registered_operand_reads_add_one_cycle(m):
+    """``registered_operand_reads`` (the ULX3S presets): the activation and weight words are
+    registered before the compute unit's read-ahead; the same results, and one cycle more, before
+    the first MATMUL's first vector (with ``registered_acc_reads`` as well: three)."""
+    a, b = operands(m)
+    image = image_with(gemm_program(m), a, b, size=0x10000)
+    plain = run_chip(CONFIG, image, 0, mode="fixed")
+    for options, more in (({"registered_operand_reads": True}, 1),
+                          ({"registered_operand_reads": True, "registered_acc_reads": True}, 3)):
+        piped = run_chip(replace(CONFIG, **options), image, 0, mode="fixed")
+        np.testing.assert_array_equal(result(piped.memory, m), matmul_int32(a, b))
+        assert piped.registers["CYCLES_LO"] == plain.registers["CYCLES_LO"] + more, options
+        assert piped.registers["STALL_INPUTS"] == plain.registers["STALL_INPUTS"] + 1
+
+
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_back_to_back_results_for_one_accumulator_word(pipelined):
     """The tightest stream of results for one accumulator word: seven 1-row MATMULs into word
@@ -271,7 +287,8 @@ def test_back_to_back_results_for_one_accumulator_word(pipelined):
     cycle; hw/compute.py). If this array ever took a tile every cycle, this test fails."""
     from systole.compiler import compile_gemm
 
-    config = replace(CONFIG.with_array(1, 4), registered_acc_reads=pipelined)
+    config = replace(CONFIG.with_array(1, 4), registered_acc_reads=pipelined,
+                     registered_operand_reads=pipelined)
     rng = np.random.default_rng(5)
     a = rng.integers(-128, 128, (1, 7), dtype=np.int8)
     a[0, :3] = -128

@@ -87,7 +87,8 @@ def test_from_dict_inverts_to_dict():
     from dataclasses import replace
 
     flipped = replace(preset("tiny"), postproc=False, stall_counters=False,
-                      check_registers=False, registered_acc_reads=True)
+                      check_registers=False, registered_acc_reads=True,
+                      registered_operand_reads=True)
     for config in [*PRESETS.values(), preset("default").with_array(128, 16), flipped]:
         assert SystoleConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     view = preset("tiny").to_dict()
