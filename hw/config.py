@@ -244,7 +244,7 @@ class SystoleConfig:
         row_bytes`` from registers (some 40 flip-flops), so that the multiply has a cycle to
         itself: the default chip's longest path on SKY130 otherwise. ``False`` computes them
         from the instruction register in the same cycle (the iCEBreaker, whose placer fails
-        from about 4,790 logic cells). Same checks, same cycle counts.
+        on some seeds from about 4,790 logic cells). Same checks, same cycle counts.
     registered_acc_reads : bool
         Register the accumulator buffer's read data before any logic uses it: the compute
         unit writes results back in three stages (read the old word, register it, add and
