@@ -31,9 +31,9 @@ class BufferReader(wiring.Component):
         Read port geometry.
     meta : Layout or int
         Shape of the side information carried from request to response.
-    depth : int
-        Words of read-ahead, counting the reads in flight and the FIFO's output register
-        (the store DMA uses ``3 + latency``, which keeps one word per cycle).
+    depth : int or None
+        Words of read-ahead, counting the reads in flight and the FIFO's output register.
+        ``None`` (default): ``3 + latency``, the least that keeps one word per cycle.
     latency : int
         Cycles from a read's ``en`` to its data on ``port.data``: 1, or 2 for a port whose
         data is registered once more.
@@ -50,10 +50,10 @@ class BufferReader(wiring.Component):
     earliest. Initiation interval 1.
     """
 
-    def __init__(self, addr_width: int, data_width: int, meta, *, depth: int = 4,
+    def __init__(self, addr_width: int, data_width: int, meta, *, depth: int | None = None,
                  latency: int = 1):
         check_choice("latency", latency, (1, 2))
-        self.depth = depth
+        self.depth = 3 + latency if depth is None else depth
         self.latency = latency
         self.req_layout = data.StructLayout({"addr": addr_width, "meta": meta})
         self.resp_layout = data.StructLayout({"data": data_width, "meta": meta})

@@ -112,11 +112,10 @@ class ComputeUnit(wiring.Component):
         ]
 
         # Weight feeder: rows words per MATMUL into the array's weight stream.
-        # Reads of two cycles (registered_operand_reads) take a word more of read-ahead.
+        # Reads of two cycles with registered_operand_reads (a word more of read-ahead).
         read_latency = 2 if self.config.registered_operand_reads else 1
-        read_ahead = {"depth": 3 + read_latency, "latency": read_latency}
         m.submodules.weight_reader = weight_reader = BufferReader(
-            len(self.weight.addr), len(self.weight.data), 1, **read_ahead)
+            len(self.weight.addr), len(self.weight.data), 1, latency=read_latency)
         wiring.connect(m, weight_reader.port, wiring.flipped(self.weight))
         w_head = data.View(cmd_layout, weight_q.r_data)
         w_index = Signal(range(max(rows, 2)))
@@ -142,7 +141,7 @@ class ComputeUnit(wiring.Component):
             "push_prev": 1, "push_next": 1,
         })
         m.submodules.act_reader = act_reader = BufferReader(
-            len(self.act.addr), len(self.act.data), meta_layout, **read_ahead)
+            len(self.act.addr), len(self.act.data), meta_layout, latency=read_latency)
         wiring.connect(m, act_reader.port, wiring.flipped(self.act))
         a_head = data.View(cmd_layout, act_q.r_data)
         a_index = Signal.like(a_head.rows)

@@ -186,8 +186,6 @@ class WriteChannel(wiring.Component):
     acceptance (buffer read, FIFO); W may lead AW, as AXI4 allows. One beat per cycle.
     """
 
-    PREFETCH = 4
-
     def __init__(self, config: MemoryConfig, *, buffer_latency: int = 1):
         self.config = config
         self.buffer_latency = buffer_latency
@@ -245,11 +243,10 @@ class WriteChannel(wiring.Component):
         with m.If(self.clear):
             m.d.sync += self.error.eq(0)
 
-        # Read the head burst's beats ahead (BufferReader), so W runs at one beat per cycle.
-        # A cycle more of read latency needs a word more of read-ahead for one beat per cycle.
+        # Read the head burst's beats ahead (BufferReader, as deep as one beat per cycle
+        # needs at this read latency), so W runs at one beat per cycle.
         m.submodules.reader = reader = BufferReader(
-            cfg.buffer_addr_width, cfg.data_width, 1,
-            depth=self.PREFETCH + self.buffer_latency - 1, latency=self.buffer_latency)
+            cfg.buffer_addr_width, cfg.data_width, 1, latency=self.buffer_latency)
         wiring.connect(m, reader.port, wiring.flipped(self.buf))
         head = data.View(meta, pending.r_data)
         beat = Signal(4)

@@ -247,6 +247,19 @@ def router_stopped(log: str) -> bool:
     return STOPPED in log
 
 
+def _guard_script(build_dir: Path) -> Path:
+    """Write the script the build runs in nextpnr-ecp5's place (:mod:`systole.nextpnr_guard`,
+    by file path: it needs this Python, not an activated environment)."""
+    from . import nextpnr_guard
+
+    script = build_dir / "nextpnr-guard.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" '
+                      f'"{Path(nextpnr_guard.__file__).resolve()}" "$@"\n')
+    script.chmod(0o755)
+    return script.resolve()
+
+
 def _router(opts: str) -> str:
     words = opts.split()
     return words[words.index("--router") + 1] if "--router" in words else "router1"
@@ -276,8 +289,8 @@ def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
 def _tool_environment(program: bool, guard: tuple[Path, float] | None = None):
     """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
     build only (a YOSYS left in the environment would change ``systole generate``'s output).
-    ``guard`` (a script path and a budget in seconds) runs nextpnr-ecp5 through
-    :mod:`systole.nextpnr_guard`."""
+    ``guard`` (:func:`_guard_script`'s script and a budget in seconds) runs nextpnr-ecp5
+    through :mod:`systole.nextpnr_guard`."""
     from . import nextpnr_guard
 
     saved = dict(os.environ)
@@ -286,13 +299,9 @@ def _tool_environment(program: bool, guard: tuple[Path, float] | None = None):
             os.environ.setdefault(name, tool)
         if guard is not None:
             script, budget = guard
-            script.parent.mkdir(parents=True, exist_ok=True)
-            script.write_text(f'#!/bin/sh\nexec "{sys.executable}" '
-                              f'"{Path(nextpnr_guard.__file__).resolve()}" "$@"\n')
-            script.chmod(0o755)
             os.environ[nextpnr_guard.TOOL_VAR] = os.environ["NEXTPNR_ECP5"]
             os.environ[nextpnr_guard.BUDGET_VAR] = f"{budget:g}"
-            os.environ["NEXTPNR_ECP5"] = str(script.resolve())
+            os.environ["NEXTPNR_ECP5"] = str(script)
         # The YoWASP launchers live next to this Python (a virtualenv that is not activated).
         scripts = str(Path(sys.executable).parent)
         if scripts not in os.environ.get("PATH", "").split(os.pathsep):
@@ -378,7 +387,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
               flush=True)
     start = time.perf_counter()
     guard = (None if family != "ecp5" or route_seconds is None
-             else (build_dir / "nextpnr-guard.sh", route_seconds))
+             else (_guard_script(build_dir), route_seconds))
     retries: list[str] = []
     extra, stopped = nextpnr_opts, False
     for tried in range(PLACEMENT_TRIES):

