@@ -10,7 +10,7 @@ from .config import ArrayConfig
 from .grid import PEGrid
 from .skew import Skew, delay_taps
 
-__all__ = ["SystolicArray", "act_layout"]
+__all__ = ["SystolicArray", "StreamSignature", "act_layout"]
 
 
 def act_layout(config: ArrayConfig) -> data.StructLayout:
@@ -37,6 +37,16 @@ class SystolicArray(wiring.Component):
     must be used by at least :attr:`ArrayConfig.min_tile_period` (``2 * rows - 1``) vectors to
     hide all weight loading; ``weights.ready`` enforces it.
 
+    With ``streaming``, the array also runs MATVEC (weight streaming, for GEMVs): while
+    ``stream.mode`` is set, every PE loads its weight of a whole tile each cycle straight from
+    ``stream.tile`` (the tile buffer's banks, row ``r`` ``r`` cycles after row 0) and
+    multiplies it by its row's element of a vector held in the rows, so a tile of ``rows`` x
+    ``cols`` weights enters per cycle instead of one tile row. The vector (``stream.x`` with
+    ``stream.first``) travels down the rows with the first tile, through the activation skew,
+    so back-to-back MATVECs need no gap. The results leave unskewed, ``rows + 3`` cycles after
+    the tile's read (:attr:`stream_latency`). The user switches ``stream.mode`` only while no
+    result is in flight (the compute unit drains the array between MATMUL and MATVEC).
+
     Parameters
     ----------
     config : ArrayConfig
@@ -44,6 +54,8 @@ class SystolicArray(wiring.Component):
     row_module : str or None
         Name of a separately converted :class:`~systole.hw.grid.PERow` module to instantiate
         (Verilog generation), or ``None`` for a fully native hierarchy (simulation).
+    streaming : bool
+        Add the weight-streaming mode (member ``stream``).
 
     Members
     -------
@@ -52,8 +64,13 @@ class SystolicArray(wiring.Component):
     weights : In(stream.Signature(ArrayLayout(fmt.weight_shape, cols)))
         Weight rows of the next tile, tile row 0 first.
     psums : Out(stream.Signature(ArrayLayout(fmt.psum_shape, cols), always_ready=True))
-        Result vectors, in the order the activations were accepted. The array never stalls:
-        the consumer must take every vector (``always_ready``).
+        Result vectors, in the order the activations (or streamed tiles) were accepted. The
+        array never stalls: the consumer must take every vector (``always_ready``).
+    stream : In(StreamSignature(config)) (``streaming`` only)
+        ``mode``: weight-streaming mode (a level); ``issue``: a tile was read from the tile
+        buffer this cycle (its row ``r`` arrives on ``tile`` ``r + 1`` cycles later);
+        ``first``: with ``issue``, the first tile of a vector, which is on ``x`` in the same
+        cycle; ``tile``: the tile buffer's banks, row-major.
 
     Latency
     -------
@@ -64,11 +81,14 @@ class SystolicArray(wiring.Component):
     old tile, those from the swap on use the new one.
     """
 
-    def __init__(self, config: ArrayConfig, *, row_module: str | None = None):
+    def __init__(self, config: ArrayConfig, *, row_module: str | None = None,
+                 streaming: bool = False):
         self.config = config
         self.row_module = row_module
+        self.streaming = streaming
         fmt = config.fmt
         super().__init__({
+            **({"stream": In(StreamSignature(config))} if streaming else {}),
             "acts": In(stream.Signature(act_layout(config))),
             "weights": In(stream.Signature(data.ArrayLayout(fmt.weight_shape, config.cols))),
             "psums": Out(stream.Signature(data.ArrayLayout(fmt.psum_shape, config.cols),
@@ -79,12 +99,19 @@ class SystolicArray(wiring.Component):
     def latency(self) -> int:
         return self.config.latency
 
+    @property
+    def stream_latency(self) -> int:
+        """Cycles from a streamed tile's read (``stream.issue``) to its result vector: the
+        bank read, the weight register, the product and one partial-sum register per row."""
+        return self.config.rows + 3
+
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.config
         rows, cols = cfg.rows, cfg.cols
 
-        m.submodules.grid = grid = PEGrid(cfg, row_module=self.row_module)
+        m.submodules.grid = grid = PEGrid(cfg, row_module=self.row_module,
+                                          stream=self.streaming)
         # Row r's activation reaches the grid r + 1 cycles after acceptance (an input register
         # plus the skew); its swap strobe one cycle earlier, so the PE switches weights just
         # before the first new activation arrives.
@@ -121,7 +148,13 @@ class SystolicArray(wiring.Component):
                 m.d.sync += cooldown.eq(cooldown - 1)
 
         # Datapath: skew in, grid, de-skew out. Idle cycles feed zeros (no toggling).
-        m.d.comb += act_skew.i.eq(Mux(acts_accept, self.acts.payload.data, 0))
+        act_in = Mux(acts_accept, self.acts.payload.data, 0)
+        if self.streaming:
+            # A MATVEC's vector enters the skew with its first tile: row r has it r + 1
+            # cycles later, when that tile's row r weights reach the PEs.
+            first = self.stream.issue & self.stream.first
+            act_in = Mux(first, self.stream.x, act_in)
+        m.d.comb += act_skew.i.eq(act_in)
         m.d.comb += grid.acts.eq(act_skew.o.as_value())
         swap_taps = delay_taps(m, swap, rows - 1, name="swap_line")
         for r in range(rows):
@@ -139,4 +172,40 @@ class SystolicArray(wiring.Component):
             self.psums.payload.eq(psum_deskew.o),
             self.psums.valid.eq(valid_taps[-1]),
         ]
+        if self.streaming:
+            self._stream(m, grid, act_skew)
         return m
+
+    def _stream(self, m: Module, grid: PEGrid, act_skew: Skew) -> None:
+        """Weight streaming: the vector into each row's register as the first tile reaches
+        it, the tile buffer's rows straight into the PEs, the results out unskewed."""
+        cfg, port = self.config, self.stream
+        rows = cfg.rows
+        xs = Signal(data.ArrayLayout(cfg.fmt.act_shape, rows))
+        first_taps = delay_taps(m, port.issue & port.first, rows, name="first_line")
+        for r in range(rows):
+            with m.If(first_taps[r + 1]):
+                m.d.sync += xs[r].eq(act_skew.o[r])
+        stream_taps = delay_taps(m, port.issue, self.stream_latency, name="stream_line")
+        m.d.comb += [
+            grid.stream_mode.eq(port.mode),
+            grid.xs.eq(xs.as_value()),
+            grid.direct.eq(port.tile),
+        ]
+        with m.If(port.mode):
+            m.d.comb += [self.psums.payload.eq(grid.psums),
+                         self.psums.valid.eq(stream_taps[-1])]
+
+
+class StreamSignature(wiring.Signature):
+    """The array's weight-streaming port, as seen by its driver (see :class:`SystolicArray`)."""
+
+    def __init__(self, config: ArrayConfig):
+        fmt = config.fmt
+        super().__init__({
+            "mode": Out(1),
+            "issue": Out(1),
+            "first": Out(1),
+            "x": Out(data.ArrayLayout(fmt.act_shape, config.rows)),
+            "tile": Out(fmt.weight_width * config.rows * config.cols),
+        })

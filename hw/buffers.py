@@ -1,13 +1,14 @@
 """On-chip buffers of the chip and their address spaces.
 
 Five ``lib.memory.Memory`` instances: activations, weights, accumulators, post-processing
-parameters and the instruction prefetch ring. Words are whole vectors (see
+parameters and the instruction prefetch ring, and on chips that run MATVEC the tile buffer
+(:mod:`.tilebuf`). Words are whole vectors (see
 :class:`~systole.hw.config.SystoleConfig`): an activation word holds one activation vector, a
 weight word one row of a weight tile, an accumulator word one int32 result vector, a parameter
 word the bias, multiplier and shift of every column; each is one or more memory beats wide.
 
 The load DMA sees one beat-addressed space: region 0 activations, 1 weights, 2 instructions,
-3 post-processing parameters, each ``2**region_bits`` beats. The store DMA sees the
+3 post-processing parameters (4 the tile buffer), each ``2**region_bits`` beats. The store DMA sees the
 accumulators, beat-addressed. Each DMA channel has its own write (load) or read (store) port,
 so channels never wait for each other.
 """
@@ -21,22 +22,16 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
-from .bufread import ReadPortSignature
+from .bufread import ReadPortSignature, WritePortSignature
 from .config import SystoleConfig
 from .dma_channel import BufferReadSignature, BufferWriteSignature
 from .isa import INSTR_BITS
+from .tilebuf import TileBuffer
 
 __all__ = ["BufferMap", "ChipBuffers", "WritePortSignature", "REGION_ACT", "REGION_WEIGHT",
-           "REGION_INSTR", "REGION_PARAM"]
+           "REGION_INSTR", "REGION_PARAM", "REGION_TILE"]
 
-REGION_ACT, REGION_WEIGHT, REGION_INSTR, REGION_PARAM = 0, 1, 2, 3
-
-
-class WritePortSignature(wiring.Signature):
-    """A whole-word write port as seen by its user; the write takes effect at the clock edge."""
-
-    def __init__(self, addr_width: int, data_width: int):
-        super().__init__({"addr": Out(addr_width), "data": Out(data_width), "en": Out(1)})
+REGION_ACT, REGION_WEIGHT, REGION_INSTR, REGION_PARAM, REGION_TILE = 0, 1, 2, 3, 4
 
 
 class BufferMap:
@@ -54,11 +49,16 @@ class BufferMap:
         self.lanes = {REGION_ACT: config.act_word_beats, REGION_WEIGHT: config.weight_word_beats,
                       REGION_INSTR: self.instr_word_bits // mem.data_width,
                       REGION_PARAM: config.param_word_beats}
+        if config.matvec:
+            self.depth[REGION_TILE] = buf.tile_depth
+            self.lanes[REGION_TILE] = config.tile_word_beats
         self.acc_lanes = config.acc_word_beats
         self.region_bits = max(ceil_log2(self.depth[r] * self.lanes[r]) for r in self.depth)
-        # DMA engine configs: beat address spaces of the load side (4 regions) and the store
-        # side (accumulators).
-        self.load_memory = replace(mem, buffer_depth=4 << self.region_bits)
+        #: Width of the region number above ``region_bits``.
+        self.region_field = ceil_log2(len(self.depth))
+        # DMA engine configs: beat address spaces of the load side (4 or 5 regions) and the
+        # store side (accumulators).
+        self.load_memory = replace(mem, buffer_depth=(1 << self.region_field) << self.region_bits)
         self.store_memory = replace(mem, buffer_depth=max(2, buf.acc_depth * self.acc_lanes))
 
     def word_bits(self, region: int) -> int:
@@ -84,6 +84,9 @@ class ChipBuffers(wiring.Component):
         Store-DMA read ports into the accumulators, one per channel, beat-addressed.
     act, weight, instr : In(ReadPortSignature(...))
         Word read ports of the compute unit and the instruction fetch.
+    tile : In(ReadPortSignature(...))
+        Tile read port of the compute unit (chips that run MATVEC): row ``r`` of the tile
+        ``r + 1`` cycles after ``en`` (:class:`~.tilebuf.TileBuffer`).
     acc_read : In(ReadPortSignature(...))
         Accumulator read port of the compute unit's read-modify-write; transparent to
         ``acc_write``, so a word written in one cycle reads back new in the same cycle.
@@ -109,7 +112,12 @@ class ChipBuffers(wiring.Component):
         self.map = bmap = BufferMap(config)
         buf, channels = config.buffers, config.memory.channels
         acc_addr = ceil_log2(buf.acc_depth)
+        tile = {"tile": In(ReadPortSignature(
+            max(1, ceil_log2(buf.tile_depth)),
+            config.array.rows * config.array.cols * config.array.fmt.weight_width))
+        } if config.matvec else {}
         super().__init__({
+            **tile,
             "load": In(BufferWriteSignature(bmap.load_memory)).array(channels),
             "store": In(BufferReadSignature(bmap.store_memory)).array(channels),
             "act": In(ReadPortSignature(ceil_log2(buf.act_depth),
@@ -140,19 +148,27 @@ class ChipBuffers(wiring.Component):
         acc = m.submodules.acc_mem = memory.Memory(shape=bmap.acc_word_bits,
                                                    depth=self.config.buffers.acc_depth, init=[])
 
+        if self.config.matvec:
+            m.submodules.tiles = tiles = TileBuffer(self.config)
+            wiring.connect(m, wiring.flipped(self.tile), tiles.read)
+
         # Load DMA: every channel writes one beat lane of one word of one region.
-        for channel in self.load:
-            region = channel.addr[bmap.region_bits:bmap.region_bits + 2]
+        for index, channel in enumerate(self.load):
+            region = channel.addr[bmap.region_bits:bmap.region_bits + bmap.region_field]
             local = channel.addr[:bmap.region_bits]
-            for index, mem in memories.items():
-                lanes = bmap.lanes[index]
+            if self.config.matvec:
+                port = tiles.load[index]
+                m.d.comb += [port.addr.eq(local), port.data.eq(channel.data),
+                             port.en.eq(channel.en & (region == REGION_TILE))]
+            for kind, mem in memories.items():
+                lanes = bmap.lanes[kind]
                 lane_bits = exact_log2(lanes)
                 port = mem.write_port(granularity=beat)
                 lane = local[:lane_bits] if lane_bits else 0
                 m.d.comb += [
                     port.addr.eq(local[lane_bits:]),
                     port.data.eq(Cat(channel.data for _ in range(lanes))),
-                    port.en.eq((channel.en & (region == index)) << lane),
+                    port.en.eq((channel.en & (region == kind)) << lane),
                 ]
 
         # Compute and fetch word reads; with registered_operand_reads the activation and weight

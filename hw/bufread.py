@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .params import check_choice
 
-__all__ = ["ReadPortSignature", "BufferReader"]
+__all__ = ["ReadPortSignature", "WritePortSignature", "BufferReader"]
 
 
 class ReadPortSignature(wiring.Signature):
@@ -16,6 +16,13 @@ class ReadPortSignature(wiring.Signature):
 
     def __init__(self, addr_width: int, data_width: int):
         super().__init__({"addr": Out(addr_width), "en": Out(1), "data": In(data_width)})
+
+
+class WritePortSignature(wiring.Signature):
+    """A whole-word write port as seen by its user; the write takes effect at the clock edge."""
+
+    def __init__(self, addr_width: int, data_width: int):
+        super().__init__({"addr": Out(addr_width), "data": Out(data_width), "en": Out(1)})
 
 
 class BufferReader(wiring.Component):

@@ -117,6 +117,8 @@ class SystoleChip(wiring.Component):
         wiring.connect(m, seq.instr, buffers.instr)
         wiring.connect(m, compute.act, buffers.act)
         wiring.connect(m, compute.weight, buffers.weight)
+        if cfg.matvec:
+            wiring.connect(m, compute.tile, buffers.tile)
         wiring.connect(m, compute.acc_read, buffers.acc_read)
         wiring.connect(m, compute.acc_write, buffers.acc_write)
 

@@ -24,10 +24,13 @@ def load_cmd_layout() -> data.StructLayout:
     })
 
 
-def compute_cmd_layout() -> data.StructLayout:
+def compute_cmd_layout(matvec: bool = False) -> data.StructLayout:
+    """MATMUL and SYNC; with ``matvec`` also MATVEC (``matvec`` set: ``weight_addr`` is the
+    tile address and ``rows`` the tile count)."""
     return data.StructLayout({
         "sync": 1, "flags": flags_layout(), "pc": 32,
         "act_addr": 16, "weight_addr": 16, "acc_addr": 16, "rows": 16, "accumulate": 1,
+        **({"matvec": 1} if matvec else {}),
     })
 
 

@@ -3,6 +3,8 @@ and accumulates the results into the accumulator buffer."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -20,7 +22,7 @@ __all__ = ["ComputeUnit"]
 
 
 class ComputeUnit(wiring.Component):
-    """Executes MATMUL (and SYNC) commands in order, overlapping consecutive MATMULs.
+    """Executes MATMUL, MATVEC and SYNC commands in order, overlapping consecutive MATMULs.
 
     A MATMUL shifts its weight tile (``rows`` words of the weight buffer) into the array's
     shadow registers while the previous MATMUL still streams, then streams its activation
@@ -37,6 +39,9 @@ class ComputeUnit(wiring.Component):
     tokens : Out(TokenSignature())
     act, weight : Out(ReadPortSignature(...))
         Activation and weight buffer read ports.
+    tile : Out(ReadPortSignature(...))
+        Tile buffer read port (``config.matvec`` only; row-skewed data, see
+        :class:`~.tilebuf.TileBuffer`).
     acc_read : Out(ReadPortSignature(...))
         Accumulator read port (must be transparent to ``acc_write``).
     acc_write : Out(Signature addr, data, en)
@@ -61,8 +66,13 @@ class ComputeUnit(wiring.Component):
         bmap = BufferMap(config)
         buf = config.buffers
         acc_addr = ceil_log2(buf.acc_depth)
+        arr = config.array
+        tile = {"tile": Out(ReadPortSignature(
+            max(1, ceil_log2(buf.tile_depth)), arr.rows * arr.cols * arr.fmt.weight_width))
+        } if config.matvec else {}
         super().__init__({
-            "cmd": In(stream.Signature(compute_cmd_layout())),
+            **tile,
+            "cmd": In(stream.Signature(compute_cmd_layout(config.matvec))),
             "tokens": Out(TokenSignature()),
             "act": Out(ReadPortSignature(ceil_log2(buf.act_depth), bmap.word_bits(REGION_ACT))),
             "weight": Out(ReadPortSignature(ceil_log2(buf.weight_depth),
@@ -81,17 +91,25 @@ class ComputeUnit(wiring.Component):
         cfg = self.config
         arr = cfg.array
         rows, cols, fmt = arr.rows, arr.cols, arr.fmt
-        m.submodules.array = array = SystolicArray(arr, row_module=self.row_module)
+        matvec = cfg.matvec
+        m.submodules.array = array = SystolicArray(arr, row_module=self.row_module,
+                                                   streaming=matvec)
 
         # Queues between the token gate and the two feeders. They hold the command narrowed to
         # the buffers: addresses to the read and write ports' widths (the feeders' sums wrap
         # there anyway) and ``rows`` to the activation buffer's depth (the sequencer's buffer
         # check guarantees it).
+        # A MATVEC's tile address travels in ``weight_addr``, its tile count in ``rows``.
+        weight_addr_bits = len(self.weight.addr)
+        rows_bits = cfg.buffers.act_depth.bit_length()
+        if matvec:
+            weight_addr_bits = max(weight_addr_bits, len(self.tile.addr))
+            rows_bits = max(rows_bits, cfg.buffers.acc_depth.bit_length())
         cmd_layout = data.StructLayout({
             "sync": 1, "flags": flags_layout(),
-            "act_addr": len(self.act.addr), "weight_addr": len(self.weight.addr),
-            "acc_addr": len(self.acc_write.addr), "rows": cfg.buffers.act_depth.bit_length(),
-            "accumulate": 1,
+            "act_addr": len(self.act.addr), "weight_addr": weight_addr_bits,
+            "acc_addr": len(self.acc_write.addr), "rows": rows_bits,
+            "accumulate": 1, **({"matvec": 1} if matvec else {}),
         })
         queued = Signal(cmd_layout)
         m.submodules.weight_q = weight_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
@@ -101,14 +119,15 @@ class ComputeUnit(wiring.Component):
                      for name in cmd_layout.members]
         tokens_ok = ((~flags.pop_prev | self.tokens.prev_ready)
                      & (~flags.pop_next | self.tokens.next_ready))
-        room = act_q.w_rdy & (weight_q.w_rdy | cmd.sync)
+        no_tile = cmd.sync | cmd.matvec if matvec else cmd.sync   # no weight tile to shift
+        room = act_q.w_rdy & (weight_q.w_rdy | no_tile)
         go = self.cmd.valid & tokens_ok & room
         m.d.comb += [
             self.cmd.ready.eq(tokens_ok & room),
             self.tokens.pop_prev.eq(go & flags.pop_prev),
             self.tokens.pop_next.eq(go & flags.pop_next),
             act_q.w_data.eq(queued), act_q.w_en.eq(go),
-            weight_q.w_data.eq(queued), weight_q.w_en.eq(go & ~cmd.sync),
+            weight_q.w_data.eq(queued), weight_q.w_en.eq(go & ~no_tile),
         ]
 
         # Weight feeder: rows words per MATMUL into the array's weight stream.
@@ -136,9 +155,10 @@ class ComputeUnit(wiring.Component):
         ]
 
         # Activation feeder: one vector per accepted read, with its write-back instructions.
+        # A MATVEC's vector comes through the same reader, marked ``x``.
         meta_layout = data.StructLayout({
             "swap": 1, "acc_addr": len(self.acc_write.addr), "accumulate": 1, "last": 1,
-            "push_prev": 1, "push_next": 1,
+            "push_prev": 1, "push_next": 1, **({"x": 1} if matvec else {}),
         })
         m.submodules.act_reader = act_reader = BufferReader(
             len(self.act.addr), len(self.act.data), meta_layout, latency=read_latency)
@@ -163,29 +183,47 @@ class ComputeUnit(wiring.Component):
         # A continuous expression, not an assignment inside If blocks: Icarus does not evaluate
         # Yosys' always @* blocks at time 0, and an X here would stick in the reader's
         # in-flight flag.
-        m.d.comb += request.valid.eq(act_q.r_rdy & ~a_head.sync)
+        wants_vectors = act_q.r_rdy & ~a_head.sync
+        if matvec:
+            mv = self._matvec(m, array, act_q, a_head, in_flight, retire)
+            # A MATMUL's reads wait for the array to leave streaming mode; a MATVEC reads its
+            # vector once (``x_asked``), with the tile's flags cleared.
+            wants_vectors = Mux(a_head.matvec, act_q.r_rdy & ~mv.x_asked,
+                                wants_vectors & ~mv.mode)
+            with m.If(a_head.matvec):
+                m.d.comb += [request.payload.addr.eq(a_head.act_addr),
+                             request.payload.meta.swap.eq(0),
+                             request.payload.meta.x.eq(1)]
+            vectors = issued & ~a_head.matvec         # MATMUL vectors read
+            with m.If(issued & a_head.matvec):
+                m.d.sync += mv.x_asked.eq(1)
+        else:
+            vectors = issued
+        m.d.comb += request.valid.eq(wants_vectors)
         with m.If(act_q.r_rdy):
             with m.If(a_head.sync):
                 # A SYNC completes once every earlier result is in the accumulators.
                 with m.If((in_flight == 0) & ~retire):
                     m.d.comb += [sync_push.eq(1), act_q.r_en.eq(1)]
             with m.Else():
-                with m.If(issued):
+                with m.If(vectors):
                     with m.If(last):
                         m.d.sync += a_index.eq(0)
                         m.d.comb += act_q.r_en.eq(1)
                     with m.Else():
                         m.d.sync += a_index.eq(a_index + 1)
-        with m.If(issued & ~retire):
+        started = vectors | mv.issue if matvec else vectors    # results to come
+        with m.If(started & ~retire):
             m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(retire & ~issued):
+        with m.Elif(retire & ~started):
             m.d.sync += in_flight.eq(in_flight - 1)
 
         depth = 1 << ceil_log2(arr.latency + 8)
         m.submodules.meta_q = meta_q = fifo.SyncFIFOBuffered(width=meta_layout.size, depth=depth)
         response = act_reader.resp
+        to_array = response.valid & ~response.payload.meta.x if matvec else response.valid
         m.d.comb += [
-            array.acts.valid.eq(response.valid & meta_q.w_rdy),
+            array.acts.valid.eq(to_array & meta_q.w_rdy),
             array.acts.payload.data.eq(response.payload.data[:rows * fmt.act_width]),
             array.acts.payload.swap.eq(response.payload.meta.swap),
             response.ready.eq(array.acts.ready & meta_q.w_rdy),
@@ -193,6 +231,9 @@ class ComputeUnit(wiring.Component):
             meta_q.w_en.eq(array.acts.valid & array.acts.ready),
             self.array_busy.eq(array.acts.valid & array.acts.ready),
         ]
+        if matvec:
+            self._matvec_tiles(m, array, act_q, a_head, a_index, last, meta_layout, meta_q,
+                               response, mv)
 
         # Write-back: read the old word with the result, write the sum a cycle later (or two:
         # registered_acc_reads).
@@ -239,7 +280,7 @@ class ComputeUnit(wiring.Component):
         ]
 
         # Performance: classify the cycle (precedence as in .perf).
-        offered = response.valid
+        offered = to_array
         holds_matmul = (act_q.r_rdy & ~a_head.sync) | offered
         waiting = ~tokens_ok & self.cmd.valid
         in_pipeline = (in_flight != 0) | retire | (act_q.r_rdy & a_head.sync)
@@ -258,3 +299,47 @@ class ComputeUnit(wiring.Component):
         with m.Else():
             m.d.comb += self.activity.eq(Activity.IDLE)
         return m
+
+    def _matvec(self, m: Module, array: SystolicArray, act_q, a_head, in_flight, retire):
+        """The streaming mode and the MATVEC's vector state; switches the mode when the head
+        command needs the other one and every earlier result is written back."""
+        mv = SimpleNamespace(mode=Signal(), x_asked=Signal(), x_ok=Signal(), issue=Signal(),
+                             x=Signal(data.ArrayLayout(self.config.array.fmt.act_shape,
+                                                       self.config.array.rows)))
+        drained = (in_flight == 0) & ~retire
+        with m.If(act_q.r_rdy & ~a_head.sync & (a_head.matvec != mv.mode) & drained):
+            m.d.sync += mv.mode.eq(a_head.matvec)
+        m.d.comb += array.stream.mode.eq(mv.mode)
+        return mv
+
+    def _matvec_tiles(self, m: Module, array: SystolicArray, act_q, a_head, a_index, last,
+                      meta_layout, meta_q, response, mv) -> None:
+        """A MATVEC: take its vector from the reader, then read one tile per cycle into the
+        array's streaming port, each with its write-back instructions."""
+        act_bits = len(mv.x.as_value())
+        with m.If(response.valid & response.payload.meta.x):
+            m.d.comb += response.ready.eq(1)
+            m.d.sync += [mv.x.eq(response.payload.data[:act_bits]), mv.x_ok.eq(1)]
+        m.d.comb += mv.issue.eq(act_q.r_rdy & a_head.matvec & mv.mode & mv.x_ok & meta_q.w_rdy)
+        tile_meta = Signal(meta_layout)
+        m.d.comb += [
+            self.tile.addr.eq(a_head.weight_addr + a_index),
+            self.tile.en.eq(mv.issue),
+            array.stream.issue.eq(mv.issue),
+            array.stream.first.eq(a_index == 0),
+            array.stream.x.eq(mv.x),
+            array.stream.tile.eq(self.tile.data),
+            tile_meta.acc_addr.eq(a_head.acc_addr + a_index),
+            tile_meta.accumulate.eq(a_head.accumulate),
+            tile_meta.last.eq(last),
+            tile_meta.push_prev.eq(a_head.flags.push_prev & last),
+            tile_meta.push_next.eq(a_head.flags.push_next & last),
+        ]
+        with m.If(mv.issue):
+            m.d.comb += [meta_q.w_data.eq(tile_meta), meta_q.w_en.eq(1),
+                         self.array_busy.eq(1)]
+            with m.If(last):
+                m.d.sync += [a_index.eq(0), mv.x_asked.eq(0), mv.x_ok.eq(0)]
+                m.d.comb += act_q.r_en.eq(1)
+            with m.Else():
+                m.d.sync += a_index.eq(a_index + 1)

@@ -193,6 +193,11 @@ class BufferConfig:
     param_depth : int
         Post-processing parameter words (per-channel bias, multiplier and shift of ``cols``
         channels each), 1 to 65536.
+    tile_depth : int
+        Tile buffer words (one whole ``rows`` x ``cols`` weight tile each), 0 to 65536. A
+        chip with a tile buffer runs MATVEC: one vector times a stream of weight tiles, one
+        tile per cycle, for GEMVs (``systole.hw.tilebuf``). 0 (the default): no tile buffer,
+        MATVEC and LOAD to it are illegal.
     """
 
     act_depth: int = 4096
@@ -200,6 +205,7 @@ class BufferConfig:
     acc_depth: int = 2048
     instr_depth: int = 32
     param_depth: int = 64
+    tile_depth: int = 0
 
     def __post_init__(self) -> None:
         check_int("act_depth", self.act_depth, 2, 1 << 16)
@@ -208,11 +214,14 @@ class BufferConfig:
         check_int("instr_depth", self.instr_depth, 4, 1024)
         _check_power_of_two("instr_depth", self.instr_depth)
         check_int("param_depth", self.param_depth, 1, 1 << 16)
+        check_int("tile_depth", self.tile_depth, 0, 1 << 16)
 
     def to_dict(self) -> dict:
         return {"act_depth": self.act_depth, "weight_depth": self.weight_depth,
                 "acc_depth": self.acc_depth, "instr_depth": self.instr_depth,
-                "param_depth": self.param_depth}
+                "param_depth": self.param_depth,
+                # Descriptions of designs without a tile buffer stay as they were.
+                **({"tile_depth": self.tile_depth} if self.tile_depth else {})}
 
 
 #: The yes/no parameters of :class:`SystoleConfig` (``to_dict`` names those not at their default).
@@ -288,6 +297,12 @@ class SystoleConfig:
         if self.buffers.weight_depth < self.array.rows:
             raise ValueError(f"buffers.weight_depth must hold one weight tile "
                              f"({self.array.rows} words), not {self.buffers.weight_depth}")
+        if self.buffers.tile_depth:
+            row_bytes = self.array.cols * self.array.fmt.weight_width // 8
+            if self.array.fmt.weight_width % 8 or row_bytes & (row_bytes - 1):
+                raise ValueError(f"buffers.tile_depth needs tile rows of a power-of-two number "
+                                 f"of bytes, not {self.array.cols} columns of "
+                                 f"{self.array.fmt.weight_width}-bit weights")
         if self.memory.size > 1 << 32:
             raise ValueError(f"memory.size must be at most 4 GiB for 32-bit instruction "
                              f"addresses, not {self.memory.size}")
@@ -329,17 +344,32 @@ class SystoleConfig:
         int32 multipliers, ``cols`` uint8 shifts, zero-padded."""
         return self._word_beats(self.array.cols * 9)
 
+    @property
+    def tile_word_beats(self) -> int:
+        """Memory beats per tile word (a ``rows`` x ``cols`` weight tile, row-major,
+        zero-padded)."""
+        return self._word_beats(self.array.rows * self.array.cols * self.array.fmt.weight_width
+                                // 8)
+
+    @property
+    def matvec(self) -> bool:
+        """The chip has a tile buffer and runs MATVEC."""
+        return self.buffers.tile_depth > 0
+
     def word_bytes(self, kind: str) -> int:
-        """Bytes of an ``"act"``, ``"weight"``, ``"acc"`` or ``"param"`` word in memory."""
+        """Bytes of an ``"act"``, ``"weight"``, ``"acc"``, ``"param"`` or ``"tile"`` word in
+        memory."""
         beats = {"act": self.act_word_beats, "weight": self.weight_word_beats,
-                 "acc": self.acc_word_beats, "param": self.param_word_beats}[kind]
+                 "acc": self.acc_word_beats, "param": self.param_word_beats,
+                 "tile": self.tile_word_beats}[kind]
         return beats * self.memory.data_bytes
 
     def to_dict(self) -> dict:
         view = {"name": self.name, "array": self.array.to_dict(),
                 "memory": self.memory.to_dict(), "buffers": self.buffers.to_dict(),
                 "words": {kind: {"bytes": self.word_bytes(kind)}
-                          for kind in ("act", "weight", "acc", "param")}}
+                          for kind in ("act", "weight", "acc", "param")
+                          + (("tile",) if self.matvec else ())}}
         # Only the parameters a design turns off: descriptions of full designs stay as they were.
         for name in _OPTIONS:
             if getattr(self, name) != _DEFAULTS[name]:
@@ -367,8 +397,10 @@ PRESETS: dict[str, SystoleConfig] = {
                           memory=MemoryConfig(channels=2, data_width=256, size=1 << 20,
                                               interleave=256, buffer_depth=256),
                           buffers=BufferConfig(act_depth=256, weight_depth=64, acc_depth=256,
-                                               instr_depth=16)),
-    "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16)),
+                                               instr_depth=16, tile_depth=32)),
+    # A tile buffer of 128 tiles (32 KiB): GEMVs stream two 64-tile halves.
+    "default": SystoleConfig(name="default", array=ArrayConfig(rows=16, cols=16),
+                             buffers=BufferConfig(tile_depth=128)),
     # FPGA prototypes (systole fpga, README "FPGA prototype"): one narrow memory channel in
     # block RAM, small buffers. ULX3S 85F: MULT18X18D PEs (156 DSPs); iCEBreaker: 8 SB_MAC16.
     # No post-processor on either: its write ports into the activation and accumulator

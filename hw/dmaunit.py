@@ -7,7 +7,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
-from .buffers import REGION_ACT, REGION_PARAM, REGION_WEIGHT, BufferMap
+from .buffers import REGION_ACT, REGION_PARAM, REGION_TILE, REGION_WEIGHT, BufferMap
 from .cmds import load_cmd_layout, store_cmd_layout
 from .config import SystoleConfig
 from .dma import DmaError, descriptor_layout, status_layout
@@ -92,13 +92,19 @@ class DmaUnit(wiring.Component):
             word_shift = Mux(is_weight, exact_log2(cfg.word_bytes("weight")),
                              Mux(is_param, exact_log2(cfg.word_bytes("param")),
                                  exact_log2(cfg.word_bytes("act"))))
-            m.d.comb += desc.buf_addr.eq(Mux(
-                is_weight, bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
-                Mux(is_param, bmap.load_beat_addr(REGION_PARAM, cmd.buf_addr),
-                    bmap.load_beat_addr(REGION_ACT, cmd.buf_addr))))
+            buf_addr = Mux(is_weight, bmap.load_beat_addr(REGION_WEIGHT, cmd.buf_addr),
+                           Mux(is_param, bmap.load_beat_addr(REGION_PARAM, cmd.buf_addr),
+                               bmap.load_beat_addr(REGION_ACT, cmd.buf_addr)))
+            if cfg.matvec:
+                is_tile = cmd.buffer == Buffer.TILE
+                word_bytes = Mux(is_tile, cfg.word_bytes("tile"), word_bytes)
+                word_shift = Mux(is_tile, exact_log2(cfg.word_bytes("tile")), word_shift)
+                buf_addr = Mux(is_tile, bmap.load_beat_addr(REGION_TILE, cmd.buf_addr), buf_addr)
+            m.d.comb += desc.buf_addr.eq(buf_addr)
         # A tile too long for ``row_bytes`` is longer than the buffer: it stays row by row and
         # the DMA rejects it (BUF_RANGE).
-        kinds = ("acc",) if self.store else ("act", "weight", "param")
+        kinds = ("acc",) if self.store else ("act", "weight", "param") + (
+            ("tile",) if cfg.matvec else ())
         max_shift = max(exact_log2(cfg.word_bytes(kind)) for kind in kinds)
         tile_bytes = Signal(len(cmd.rows) + max_shift)
         m.d.comb += tile_bytes.eq(cmd.rows << word_shift)

@@ -80,9 +80,10 @@ def _cell_modules(config: SystoleConfig, top: str) -> tuple[list[str], list[str]
     """Convert the PE and the PE row once; return (module names, Verilog texts)."""
     array_cfg = config.array
     pe_name, row_name = f"{top}_pe", f"{top}_pe_row"
-    pe = ProcessingElement(array_cfg.fmt, multiplier=array_cfg.multiplier)
+    pe = ProcessingElement(array_cfg.fmt, multiplier=array_cfg.multiplier,
+                           stream=config.matvec)
     texts = [_convert(pe, pe_name),
-             _convert(PERow(array_cfg, pe_module=pe_name), row_name)]
+             _convert(PERow(array_cfg, pe_module=pe_name, stream=config.matvec), row_name)]
     return [pe_name, row_name], texts
 
 
@@ -114,7 +115,7 @@ def build_design(config: SystoleConfig, *, top: str = "systole_array") -> Design
     rows x cols. Output depends only on ``config`` and ``top`` (no paths, no dates).
     """
     modules, texts = _cell_modules(config, top)
-    array = SystolicArray(config.array, row_module=modules[1])
+    array = SystolicArray(config.array, row_module=modules[1], streaming=config.matvec)
     texts.append(_convert(array, top))
     ports = _clock_reset_ports()
     for port in component_ports(array):

@@ -39,6 +39,9 @@ class PERow(wiring.Component):
     pe_module : str or None
         ``None`` elaborates real :class:`ProcessingElement` submodules (simulatable). A module
         name instantiates that separately converted Verilog module instead (fast conversion).
+    stream : bool
+        PEs with the weight-streaming mode (:class:`ProcessingElement`); adds ``stream_mode``,
+        ``x_in`` (the row's vector element, to every PE) and ``direct_in`` (one weight per PE).
 
     Members
     -------
@@ -62,10 +65,14 @@ class PERow(wiring.Component):
     PE ``c`` sees ``act_in`` ``c`` cycles late; see :class:`ProcessingElement` for the rest.
     """
 
-    def __init__(self, config: ArrayConfig, *, pe_module: str | None = None):
+    def __init__(self, config: ArrayConfig, *, pe_module: str | None = None,
+                 stream: bool = False):
         self.config = config
         self.pe_module = pe_module
+        self.stream = stream
         fmt, cols = config.fmt, config.cols
+        streaming = {"stream_mode": In(1), "x_in": In(fmt.act_shape),
+                     "direct_in": In(_bus(fmt.weight_shape, cols))} if stream else {}
         super().__init__({
             "act_in": In(fmt.act_shape),
             "swap_in": In(1),
@@ -74,6 +81,7 @@ class PERow(wiring.Component):
             "weight_in": In(_bus(fmt.weight_shape, cols)),
             "weight_shift": In(cols),
             "weight_out": Out(_bus(fmt.weight_shape, cols)),
+            **streaming,
         })
 
     def elaborate(self, platform) -> Module:
@@ -85,7 +93,8 @@ class PERow(wiring.Component):
         weight_out = _view(fmt.weight_shape, cols, self.weight_out)
         act, swap = self.act_in, self.swap_in
         for c in range(cols):
-            pe = ProcessingElement(self.config.fmt, multiplier=self.config.multiplier)
+            pe = ProcessingElement(self.config.fmt, multiplier=self.config.multiplier,
+                                   stream=self.stream)
             if self.pe_module is None:
                 m.submodules[f"pe{c}"] = pe
             else:
@@ -99,6 +108,10 @@ class PERow(wiring.Component):
                 pe.weight_shift.eq(self.weight_shift[c]),
                 weight_out[c].eq(pe.weight_out),
             ]
+            if self.stream:
+                direct = _view(fmt.weight_shape, cols, self.direct_in)
+                m.d.comb += [pe.stream_mode.eq(self.stream_mode), pe.x_in.eq(self.x_in),
+                             pe.direct_in.eq(direct[c])]
             act, swap = pe.act_out, pe.swap_out
         return m
 
@@ -114,6 +127,9 @@ class PEGrid(wiring.Component):
     row_module : str or None
         ``None`` elaborates real :class:`PERow` submodules; a module name instantiates that
         separately converted Verilog module instead.
+    stream : bool
+        PEs with the weight-streaming mode: adds ``stream_mode``, ``xs`` (one vector element
+        per row) and ``direct`` (one weight per PE, row-major).
 
     Members
     -------
@@ -136,11 +152,16 @@ class PEGrid(wiring.Component):
     words in shift order: the first word shifted in ends in row 0.
     """
 
-    def __init__(self, config: ArrayConfig, *, row_module: str | None = None):
+    def __init__(self, config: ArrayConfig, *, row_module: str | None = None,
+                 stream: bool = False):
         self.config = config
         self.row_module = row_module
+        self.stream = stream
         fmt, rows, cols = config.fmt, config.rows, config.cols
+        streaming = {"stream_mode": In(1), "xs": In(_bus(fmt.act_shape, rows)),
+                     "direct": In(_bus(fmt.weight_shape, rows * cols))} if stream else {}
         super().__init__({
+            **streaming,
             "acts": In(_bus(fmt.act_shape, rows)),
             "swaps": In(rows),
             "weights": In(_bus(fmt.weight_shape, cols)),
@@ -150,10 +171,11 @@ class PEGrid(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        acts = _view(self.config.fmt.act_shape, self.config.rows, self.acts)
+        fmt, cols = self.config.fmt, self.config.cols
+        acts = _view(fmt.act_shape, self.config.rows, self.acts)
         rows = []
         for r in range(self.config.rows):
-            row = PERow(self.config)
+            row = PERow(self.config, stream=self.stream)
             if self.row_module is None:
                 m.submodules[f"row{r}"] = row
             else:
@@ -163,6 +185,11 @@ class PEGrid(wiring.Component):
                 row.swap_in.eq(self.swaps[r]),
                 row.weight_shift.eq(self.weight_shift),
             ]
+            if self.stream:
+                xs = _view(fmt.act_shape, self.config.rows, self.xs)
+                row_bits = cols * fmt.weight_width
+                m.d.comb += [row.stream_mode.eq(self.stream_mode), row.x_in.eq(xs[r]),
+                             row.direct_in.eq(self.direct[r * row_bits:(r + 1) * row_bits])]
             rows.append(row)
         for upper, lower in pairwise(rows):
             m.d.comb += [

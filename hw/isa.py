@@ -12,8 +12,8 @@ machine with :attr:`ErrorCode.ILLEGAL_OPCODE`.
 
 Units and dependency tokens (in the spirit of VTA)
 ---------------------------------------------------
-The sequencer dispatches LOAD to the load unit, MATMUL to the compute unit, STORE and POSTPROC
-to the store unit; SYNC goes to the unit it names. The units run concurrently and synchronise
+The sequencer dispatches LOAD to the load unit, MATMUL and MATVEC to the compute unit, STORE
+and POSTPROC to the store unit; SYNC goes to the unit it names. The units run concurrently and synchronise
 through four token queues (semaphores): load->compute (L2C), compute->load (C2L),
 compute->store (C2S) and store->compute (S2C). For a unit, *prev* is the unit before it in the
 load -> compute -> store chain and *next* the one after:
@@ -51,6 +51,7 @@ class Opcode(enum.IntEnum):
 
     LOAD = 0x01     # memory -> activation or weight buffer (2-D tile, DMA)
     MATMUL = 0x02   # weight tile into the array, activation rows through it, into accumulators
+    MATVEC = 0x05   # one activation vector times a stream of weight tiles, into accumulators
     STORE = 0x03    # accumulators -> memory (2-D tile, DMA)
     POSTPROC = 0x06  # accumulators -> int8 (bias, requantise, clamp) -> activations/accumulators
     SYNC = 0x04     # only the dependency flags, executed by the unit named in `unit`
@@ -69,6 +70,7 @@ class Buffer(enum.IntEnum):
     ACT = 0
     WEIGHT = 1
     PARAM = 2   # post-processing parameters (per-channel bias, multiplier, shift)
+    TILE = 3    # whole weight tiles for MATVEC (chips with a tile buffer)
 
 
 class PostProcDst(enum.IntEnum):
@@ -103,7 +105,8 @@ FLAGS = ("pop_prev", "pop_next", "push_prev", "push_next")
 #: Operands of each opcode, packed from bit 16 upwards in this order.
 FIELDS: dict[Opcode, tuple[Field, ...]] = {
     Opcode.LOAD: (
-        Field("buffer", 2, "destination buffer: 0 activations, 1 weights, 2 parameters"),
+        Field("buffer", 2, "destination buffer: 0 activations, 1 weights, 2 parameters, "
+                           "3 weight tiles"),
         Field("buf_addr", 16, "first buffer word"),
         Field("rows", 16, "buffer words (tile rows) to load, 1 or more"),
         Field("mem_addr", 32, "byte address of the first row, beat-aligned"),
@@ -114,6 +117,14 @@ FIELDS: dict[Opcode, tuple[Field, ...]] = {
         Field("weight_addr", 16, "weight buffer word of the tile's row 0 (rows words)"),
         Field("acc_addr", 16, "accumulator word of the first result"),
         Field("rows", 16, "activation vectors (M rows), 1 or more"),
+        Field("accumulate", 1, "1: add to the accumulators, 0: overwrite them"),
+    ),
+    # MATVEC's operands sit where MATMUL's are: the compute unit reads both the same way.
+    Opcode.MATVEC: (
+        Field("act_addr", 16, "activation buffer word of the vector"),
+        Field("tile_addr", 16, "tile buffer word of the first weight tile"),
+        Field("acc_addr", 16, "accumulator word of the first result"),
+        Field("tiles", 16, "weight tiles (results), 1 or more"),
         Field("accumulate", 1, "1: add to the accumulators, 0: overwrite them"),
     ),
     Opcode.STORE: (
@@ -140,8 +151,8 @@ FIELDS: dict[Opcode, tuple[Field, ...]] = {
     Opcode.HALT: (),
 }
 
-_UNIT_OF = {Opcode.LOAD: Unit.LOAD, Opcode.MATMUL: Unit.COMPUTE, Opcode.STORE: Unit.STORE,
-            Opcode.POSTPROC: Unit.STORE}
+_UNIT_OF = {Opcode.LOAD: Unit.LOAD, Opcode.MATMUL: Unit.COMPUTE, Opcode.MATVEC: Unit.COMPUTE,
+            Opcode.STORE: Unit.STORE, Opcode.POSTPROC: Unit.STORE}
 
 
 def unit_of(fields: dict) -> Unit | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,6 +25,12 @@ class ProcessingElement(wiring.Component):
     The product is registered, so the multiplier and the wide adder sit in different cycles.
     Arithmetic wraps at the accumulator width like numpy (see :mod:`systole.hw.numfmt`).
 
+    With ``stream`` the PE also has a *weight-streaming* mode for MATVEC (GEMV): while
+    ``stream_mode`` is set, the active weight takes ``direct_in`` (this PE's byte of a tile
+    straight from the tile buffer) every cycle and the multiplier takes the row's vector
+    element ``x_in`` instead of the activation from the left. Two multiplexers and no register
+    more; without ``stream`` the PE is unchanged.
+
     Parameters
     ----------
     fmt : IntMacFormat
@@ -33,6 +39,8 @@ class ProcessingElement(wiring.Component):
         Implementation of the active weight and product registers and the multiply
         (:mod:`systole.hw.mult`): ``"generic"`` (inferred, any target) or ``"ecp5"`` (MULT18X18D
         with its own registers). Both give the same cycle-level behaviour.
+    stream : bool
+        Add the weight-streaming mode (ports ``stream_mode``, ``x_in``, ``direct_in``).
 
     Members
     -------
@@ -54,6 +62,12 @@ class ProcessingElement(wiring.Component):
         Partial sum from the PE above (zero at the top edge).
     psum_out : Out(fmt.psum_shape)
         ``psum_in + product``, registered.
+    stream_mode : In(1)
+        Weight-streaming mode (``stream`` only).
+    x_in : In(fmt.act_shape)
+        The row's vector element, multiplied in streaming mode (``stream`` only).
+    direct_in : In(fmt.weight_shape)
+        Loaded into the active weight at the end of every streaming cycle (``stream`` only).
 
     Latency
     -------
@@ -68,9 +82,13 @@ class ProcessingElement(wiring.Component):
     #: Cycles from ``act_in`` to ``act_out`` and from ``psum_in`` to ``psum_out``.
     hop_latency = 1
 
-    def __init__(self, fmt: IntMacFormat = INT8, *, multiplier: str = "generic"):
+    def __init__(self, fmt: IntMacFormat = INT8, *, multiplier: str = "generic",
+                 stream: bool = False):
         self.fmt = fmt
         self.multiplier = multiplier
+        self.stream = stream
+        streaming = {"stream_mode": In(1), "x_in": In(fmt.act_shape),
+                     "direct_in": In(fmt.weight_shape)} if stream else {}
         super().__init__({
             "act_in": In(fmt.act_shape),
             "act_out": Out(fmt.act_shape),
@@ -81,6 +99,7 @@ class ProcessingElement(wiring.Component):
             "weight_out": Out(fmt.weight_shape),
             "psum_in": In(fmt.psum_shape),
             "psum_out": Out(fmt.psum_shape),
+            **streaming,
         })
 
     def elaborate(self, platform) -> Module:
@@ -93,7 +112,12 @@ class ProcessingElement(wiring.Component):
         psum = Signal(fmt.psum_shape, reset_less=True)
         act = Signal(fmt.act_shape, reset_less=True)
         # The active weight register and the registered product belong to the multiplier.
-        product = multiplier(self.multiplier, fmt).build(m, self.act_in, shadow, self.swap_in)
+        operand, weight_next, load = self.act_in, shadow, self.swap_in
+        if self.stream:
+            operand = Mux(self.stream_mode, self.x_in, self.act_in)
+            weight_next = Mux(self.stream_mode, self.direct_in, shadow)
+            load = self.swap_in | self.stream_mode
+        product = multiplier(self.multiplier, fmt).build(m, operand, weight_next, load)
 
         with m.If(self.weight_shift):
             m.d.sync += shadow.eq(self.weight_in)

@@ -88,7 +88,7 @@ class Sequencer(wiring.Component):
             "instr": Out(ReadPortSignature(max(1, (bmap.depth[REGION_INSTR] - 1).bit_length()),
                                            bmap.word_bits(REGION_INSTR))),
             "load": Out(stream.Signature(load_cmd_layout())),
-            "compute": Out(stream.Signature(compute_cmd_layout())),
+            "compute": Out(stream.Signature(compute_cmd_layout(config.matvec))),
             "store": Out(stream.Signature(store_cmd_layout())),
             "unit_errors": In(stream.Signature(unit_error_layout(),
                                                always_ready=True)).array(2),
@@ -189,7 +189,7 @@ class Sequencer(wiring.Component):
         # Addresses or strides reaching past the memory decide the check on their own.
         aw = mem.addr_width
         rows_bits = max(1, (max(buf.act_depth, buf.weight_depth, buf.acc_depth,
-                                buf.param_depth) - 1).bit_length())
+                                buf.param_depth, buf.tile_depth) - 1).bit_length())
         span = Signal(rows_bits + aw)         # (rows - 1) * stride, when it is below 2**aw
         span_big = Signal()                   # (rows - 1) * stride >= memory size
         code = Signal(8)
@@ -204,22 +204,29 @@ class Sequencer(wiring.Component):
         self.debug = {"pc": pc, "full": full, "fetching": fetching, "fetch_pc": fetch_pc,
                       "half": half, "word": word, "running": running, "stopping": stopping}
 
+        def computes(op):
+            """A compute-unit instruction (MATVEC's tiles sit where MATMUL's rows are)."""
+            return (op == Opcode.MATMUL) | (op == Opcode.MATVEC) if cfg.matvec \
+                else op == Opcode.MATMUL
+
         def rows_and_stride(word):
             """An instruction's row count and memory stride (POSTPROC's rows sit where
             STORE's are)."""
             op, operands = word.header.opcode, word.operands
             store_unit = (op == Opcode.STORE) | (op == Opcode.POSTPROC)
-            return (Mux(op == Opcode.MATMUL, operands.matmul.rows,
+            return (Mux(computes(op), operands.matmul.rows,
                         Mux(store_unit, operands.store.rows, operands.load.rows)),
                     Mux(op == Opcode.STORE, operands.store.stride, operands.load.stride))
 
         opcode = header.opcode
         rows, stride = rows_and_stride(instr)
         mem_addr = Mux(opcode == Opcode.STORE, ops.store.mem_addr, ops.load.mem_addr)
-        row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"),
-                        Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
-                            Mux(ops.load.buffer == Buffer.PARAM, cfg.word_bytes("param"),
-                                cfg.word_bytes("act"))))
+        load_bytes = Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
+                         Mux(ops.load.buffer == Buffer.PARAM, cfg.word_bytes("param"),
+                             cfg.word_bytes("act")))
+        if cfg.matvec:
+            load_bytes = Mux(ops.load.buffer == Buffer.TILE, cfg.word_bytes("tile"), load_bytes)
+        row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"), load_bytes)
         moves_data = (opcode == Opcode.LOAD) | (opcode == Opcode.STORE)
 
         # Without a post-processing unit (``config.postproc``) POSTPROC is illegal.
@@ -228,16 +235,29 @@ class Sequencer(wiring.Component):
             | ((opcode == Opcode.SYNC) & (ops.sync.unit <= Unit.STORE))
         if cfg.postproc:
             known |= opcode == Opcode.POSTPROC
+        # With a tile buffer: MATVEC, and LOAD to it (buffer 3, the field's last value).
+        if cfg.matvec:
+            known |= (opcode == Opcode.LOAD) | (opcode == Opcode.MATVEC)
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
         load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth,
                          Mux(ops.load.buffer == Buffer.PARAM, buf.param_depth, buf.act_depth))
         load_max = max(buf.weight_depth, buf.param_depth, buf.act_depth)
+        if cfg.matvec:
+            load_depth = Mux(ops.load.buffer == Buffer.TILE, buf.tile_depth, load_depth)
+            load_max = max(load_max, buf.tile_depth)
         pp = ops.postproc
         postproc_out_of_buffer = (
             _exceeds(pp.acc_addr, pp.rows, buf.acc_depth) | (pp.param_addr >= buf.param_depth)
             | _exceeds(pp.dst_addr, pp.rows, Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
                                                  buf.acc_depth),
                        max(buf.act_depth, buf.acc_depth)))
+        matvec_out_of_buffer = False
+        if cfg.matvec:
+            mv = ops.matvec
+            matvec_out_of_buffer = (opcode == Opcode.MATVEC) & (
+                (mv.act_addr >= buf.act_depth)
+                | _exceeds(mv.tile_addr, mv.tiles, buf.tile_depth)
+                | _exceeds(mv.acc_addr, mv.tiles, buf.acc_depth))
         out_of_buffer = Mux(
             opcode == Opcode.LOAD,
             _exceeds(ops.load.buf_addr, ops.load.rows, load_depth, load_max),
@@ -247,7 +267,8 @@ class Sequencer(wiring.Component):
                     _exceeds(ops.matmul.act_addr, ops.matmul.rows, buf.act_depth)
                     | _exceeds(ops.matmul.weight_addr, cfg.array.rows, buf.weight_depth)
                     | _exceeds(ops.matmul.acc_addr, ops.matmul.rows, buf.acc_depth))
-                | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer))
+                | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer
+                | matvec_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
         addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False
         if cfg.check_registers:
@@ -261,7 +282,7 @@ class Sequencer(wiring.Component):
         flags = {flag: getattr(header, flag) for flag in FLAGS}
         unit = Mux(opcode == Opcode.SYNC, ops.sync.unit,
                    Mux(opcode == Opcode.LOAD, Unit.LOAD,
-                       Mux(opcode == Opcode.MATMUL, Unit.COMPUTE, Unit.STORE)))  # STORE, POSTPROC
+                       Mux(computes(opcode), Unit.COMPUTE, Unit.STORE)))  # STORE, POSTPROC
         is_sync = opcode == Opcode.SYNC
         # Dispatch registers: one command per unit, held until the unit takes it. The
         # sequencer fills a unit's register only when it is empty, so no unit's ``ready``
@@ -290,7 +311,9 @@ class Sequencer(wiring.Component):
                 "stride": ops.load.stride[:aw], "pc": pc_low}),
             (Unit.COMPUTE, self.compute, {
                 "act_addr": addr(ops.matmul.act_addr, buf.act_depth),
-                "weight_addr": addr(ops.matmul.weight_addr, buf.weight_depth),
+                "weight_addr": addr(ops.matmul.weight_addr,
+                                    max(buf.weight_depth, buf.tile_depth)),
+                **({"matvec": opcode == Opcode.MATVEC} if cfg.matvec else {}),
                 "acc_addr": addr(ops.matmul.acc_addr, buf.acc_depth),
                 "rows": count(ops.matmul.rows, max(buf.act_depth, buf.acc_depth)),
                 "accumulate": ops.matmul.accumulate, "pc": pc_low}),

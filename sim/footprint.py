@@ -20,9 +20,10 @@ from ..hw.isa import Buffer, Opcode, PostProcDst, Unit
 __all__ = ["Access", "SPACES", "footprint", "Shadow", "word_bytes"]
 
 #: Address spaces: the four on-chip data buffers (in words) and memory (in beats).
-SPACES = ("act", "weight", "acc", "param", "mem")
+SPACES = ("act", "weight", "acc", "param", "tile", "mem")
 
-_LOAD_KIND = {Buffer.ACT: "act", Buffer.WEIGHT: "weight", Buffer.PARAM: "param"}
+_LOAD_KIND = {Buffer.ACT: "act", Buffer.WEIGHT: "weight", Buffer.PARAM: "param",
+              Buffer.TILE: "tile"}
 
 _READ, _WRITE = 0, 1
 _PAGE_BITS = 12
@@ -61,7 +62,8 @@ def _range(start: int, count: int) -> np.ndarray:
 def footprint(fields: dict, config: SystoleConfig) -> list[Access]:
     """Buffer words and memory beats a decoded, legal instruction reads and writes.
 
-    SYNC and HALT touch nothing. A non-accumulating MATMUL only writes its accumulator words.
+    SYNC and HALT touch nothing. A non-accumulating MATMUL or MATVEC only writes its
+    accumulator words.
     """
     opcode = fields["opcode"]
     if opcode == Opcode.LOAD:
@@ -74,6 +76,14 @@ def footprint(fields: dict, config: SystoleConfig) -> list[Access]:
                     Access("weight", _range(fields["weight_addr"], config.array.rows),
                            write=False)]
         acc = _range(fields["acc_addr"], fields["rows"])
+        if fields["accumulate"]:
+            accesses.append(Access("acc", acc, write=False))
+        accesses.append(Access("acc", acc, write=True))
+        return accesses
+    if opcode == Opcode.MATVEC:
+        accesses = [Access("act", _range(fields["act_addr"], 1), write=False),
+                    Access("tile", _range(fields["tile_addr"], fields["tiles"]), write=False)]
+        acc = _range(fields["acc_addr"], fields["tiles"])
         if fields["accumulate"]:
             accesses.append(Access("acc", acc, write=False))
         accesses.append(Access("acc", acc, write=True))
@@ -99,7 +109,8 @@ class Shadow:
 
     def __init__(self, config: SystoleConfig):
         depths = {"act": config.buffers.act_depth, "weight": config.buffers.weight_depth,
-                  "acc": config.buffers.acc_depth, "param": config.buffers.param_depth}
+                  "acc": config.buffers.acc_depth, "param": config.buffers.param_depth,
+                  "tile": config.buffers.tile_depth}
         self._buffers = {space: np.full((2, len(Unit), depth), -1, dtype=np.int64)
                          for space, depth in depths.items()}
         self._pages: dict[int, np.ndarray] = {}

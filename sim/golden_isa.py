@@ -13,6 +13,9 @@ Semantics (the contract the RTL implements; R x C is the array)
 * MATMUL: ``W[i] = weight[weight_addr + i][:C]`` as int8 for ``i < R``; for every row ``v``,
   ``p = int8(act[act_addr + v][:R]) @ W`` in int32 and ``acc[acc_addr + v] = p`` or ``+= p``
   (wrapping). An accumulator word holds C little-endian int32 and zero padding.
+* MATVEC (chips with a tile buffer): ``x = int8(act[act_addr][:R])``; for every tile ``i <
+  tiles``, ``T = tile[tile_addr + i][:R * C]`` as an R x C int8 matrix (row-major) and
+  ``acc[acc_addr + i] = x @ T`` or ``+= x @ T`` (wrapping).
 * STORE: ``mem[mem_addr + r * stride :][:word_bytes] = acc[acc_addr + r]``, rows in order.
 * LOAD with ``buffer = PARAM`` fills parameter words: ``C`` int32 biases, ``C`` int32
   multipliers, ``C`` uint8 shifts (values above 31 act as 31), then padding.
@@ -25,7 +28,8 @@ Semantics (the contract the RTL implements; R x C is the array)
 * SYNC: token operations only. HALT: stop fetching.
 
 Each instruction is checked when decoded, before it executes, in this order: ILLEGAL_OPCODE
-(unknown opcode, LOAD buffer > 2, SYNC unit > 2), EMPTY (rows = 0), BUFFER_RANGE, MISALIGNED
+(unknown opcode, LOAD buffer > 2, SYNC unit > 2; MATVEC and LOAD buffer 3 on a chip without a
+tile buffer), EMPTY (rows or tiles = 0), BUFFER_RANGE, MISALIGNED
 (memory address or stride), MEMORY_RANGE. A failing instruction stops the machine with its
 error code and address; it and every later instruction have no effect. Reserved bits are
 ignored.
@@ -70,7 +74,7 @@ class Result:
     bytes_read, bytes_written : int
         Data bytes moved by LOAD and STORE (instruction fetch not included).
     vectors : int
-        Activation vectors through the array (sum of MATMUL rows).
+        Activation vectors through the array (sum of MATMUL rows and MATVEC tiles).
     trace : list of (pc, fields)
         The dispatched instructions, decoded.
     tokens : TokenReport or None
@@ -95,7 +99,8 @@ class Result:
         return self.halted and self.error == ErrorCode.NONE
 
 
-_LOAD_KIND = {Buffer.ACT: "act", Buffer.WEIGHT: "weight", Buffer.PARAM: "param"}
+_LOAD_KIND = {Buffer.ACT: "act", Buffer.WEIGHT: "weight", Buffer.PARAM: "param",
+              Buffer.TILE: "tile"}
 
 
 def _depth(config: SystoleConfig, kind: str) -> int:
@@ -114,7 +119,7 @@ def check_instruction(word: int, config: SystoleConfig) -> tuple[ErrorCode, dict
     opcode = fields["opcode"]
     rows_r = config.array.rows
     if opcode == Opcode.LOAD:
-        if fields["buffer"] not in tuple(Buffer):
+        if fields["buffer"] == Buffer.TILE and not config.matvec:
             return ErrorCode.ILLEGAL_OPCODE, fields
         kind = _LOAD_KIND[Buffer(fields["buffer"])]
         ranges = [(fields["buf_addr"], fields["rows"], _depth(config, kind))]
@@ -123,6 +128,17 @@ def check_instruction(word: int, config: SystoleConfig) -> tuple[ErrorCode, dict
         ranges = [(fields["act_addr"], fields["rows"], config.buffers.act_depth),
                   (fields["weight_addr"], rows_r, config.buffers.weight_depth),
                   (fields["acc_addr"], fields["rows"], config.buffers.acc_depth)]
+    elif opcode == Opcode.MATVEC:
+        if not config.matvec:
+            return ErrorCode.ILLEGAL_OPCODE, fields
+        if fields["tiles"] == 0:
+            return ErrorCode.EMPTY, fields
+        ranges = [(fields["act_addr"], 1, config.buffers.act_depth),
+                  (fields["tile_addr"], fields["tiles"], config.buffers.tile_depth),
+                  (fields["acc_addr"], fields["tiles"], config.buffers.acc_depth)]
+        if any(start + count > depth for start, count, depth in ranges):
+            return ErrorCode.BUFFER_RANGE, fields
+        return ErrorCode.NONE, fields
     elif opcode == Opcode.STORE:
         kind = "acc"
         ranges = [(fields["acc_addr"], fields["rows"], config.buffers.acc_depth)]
@@ -214,6 +230,7 @@ class GoldenMachine:
         self.weight = np.zeros((cfg.buffers.weight_depth, cfg.word_bytes("weight")), np.uint8)
         self.acc = np.zeros((cfg.buffers.acc_depth, cfg.word_bytes("acc") // 4), "<i4")
         self.param = np.zeros((cfg.buffers.param_depth, cfg.word_bytes("param")), np.uint8)
+        self.tile = np.zeros((cfg.buffers.tile_depth, cfg.word_bytes("tile")), np.uint8)
 
     def run(self, memory: np.ndarray, prog_addr: int, *,
             max_instructions: int = DEFAULT_MAX_INSTRUCTIONS, check: bool = True,
@@ -312,6 +329,16 @@ class GoldenMachine:
                 psums += self.acc[ca:ca + rows, :c]
             self.acc[ca:ca + rows, :c] = psums.astype(np.int32)  # wraps like int32
             result.vectors += rows
+        elif opcode == Opcode.MATVEC:
+            r, c, tiles = cfg.array.rows, cfg.array.cols, fields["tiles"]
+            ta, ca = fields["tile_addr"], fields["acc_addr"]
+            x = self.act[fields["act_addr"], :r].view(np.int8).astype(np.int64)
+            weights = self.tile[ta:ta + tiles, :r * c].view(np.int8).astype(np.int64)
+            psums = np.einsum("i,tij->tj", x, weights.reshape(tiles, r, c))
+            if fields["accumulate"]:
+                psums += self.acc[ca:ca + tiles, :c]
+            self.acc[ca:ca + tiles, :c] = psums.astype(np.int32)
+            result.vectors += tiles
         elif opcode == Opcode.STORE:
             rows, nbytes = fields["rows"], word_bytes(cfg, "acc")
             words = self.acc[fields["acc_addr"]:fields["acc_addr"] + rows].view(np.uint8)

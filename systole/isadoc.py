@@ -21,6 +21,7 @@ from .swview import field_layout
 __all__ = ["isa_markdown", "main"]
 
 _EXECUTED_BY = {isa.Opcode.LOAD: "load unit", isa.Opcode.MATMUL: "compute unit",
+                isa.Opcode.MATVEC: "compute unit",
                 isa.Opcode.STORE: "store unit", isa.Opcode.POSTPROC: "store unit",
                 isa.Opcode.SYNC: "the unit named by `unit`",
                 isa.Opcode.HALT: "the sequencer"}
@@ -32,7 +33,9 @@ _SEMANTICS = {
         "padding included). An activation word holds `rows` int8 (one vector, element `i` "
         "entering array row `i`), a weight word holds `cols` int8 (one row of a weight tile), "
         "a parameter word (`buffer` 2) `C` int32 biases, then `C` int32 multipliers, then `C` "
-        "uint8 right shifts (values above 31 act as 31), all little-endian."),
+        "uint8 right shifts (values above 31 act as 31), all little-endian, and a tile word "
+        "(`buffer` 3, chips with a tile buffer) a whole `R` x `C` weight tile, row-major "
+        "int8 (row `i` at bytes `i * C`)."),
     isa.Opcode.MATMUL: (
         "Multiplies `rows` activation vectors by one weight tile. The tile is the `R` weight "
         "words from `weight_addr` (word `i` is tile row `i`, its first `C` bytes as int8). For "
@@ -41,6 +44,16 @@ _SEMANTICS = {
         "with `accumulate`, are added to it (wrapping). Consecutive MATMULs stream back to back: "
         "the array loads the next tile while the current one computes, and a MATMUL of at least "
         "`2 R - 1` rows hides the next tile's load completely."),
+    isa.Opcode.MATVEC: (
+        "Multiplies one activation vector by `tiles` weight tiles (chips with a tile buffer, "
+        "`tile_depth` > 0; illegal otherwise). The vector is the first `R` bytes of "
+        "activation word `act_addr` (int8); tile `i` is tile word `tile_addr + i` (an `R` x "
+        "`C` int8 matrix, row-major). The vector times tile `i` gives `C` int32 sums "
+        "(wrapping), which overwrite accumulator word `acc_addr + i` or, with `accumulate`, "
+        "are added to it (wrapping). The array takes one tile per cycle: every PE gets its "
+        "weight straight from the tile buffer and the vector stays in the rows, so a GEMV "
+        "(M = 1) runs at `R * C` bytes of weights per cycle instead of one tile row. Between "
+        "a MATMUL and a MATVEC the array drains (about `R + C` cycles)."),
     isa.Opcode.STORE: (
         "Copies `rows` accumulator words to memory: word `acc_addr + r` goes to "
         "`mem_addr + r * stride`, rows in order. An accumulator word holds `C` little-endian "
@@ -66,14 +79,17 @@ _SEMANTICS = {
 
 _ERRORS = {
     isa.ErrorCode.NONE: "no error",
-    isa.ErrorCode.ILLEGAL_OPCODE: "unknown opcode, LOAD `buffer` above 2, SYNC `unit` above 2, "
-                                  "POSTPROC on a chip built without the post-processor "
-                                  "(`postproc=False`, preset `icebreaker`)",
-    isa.ErrorCode.EMPTY: "`rows` is 0 (LOAD, MATMUL, STORE, POSTPROC)",
+    isa.ErrorCode.ILLEGAL_OPCODE: "unknown opcode, SYNC `unit` above 2, POSTPROC on a chip "
+                                  "built without the post-processor (`postproc=False`, preset "
+                                  "`icebreaker`), MATVEC or LOAD `buffer` 3 on a chip without "
+                                  "a tile buffer (`tile_depth` 0)",
+    isa.ErrorCode.EMPTY: "`rows` is 0 (LOAD, MATMUL, STORE, POSTPROC) or `tiles` is 0 "
+                         "(MATVEC)",
     isa.ErrorCode.BUFFER_RANGE: "a buffer range ends past its buffer: `buf_addr + rows`, "
                                 "`act_addr + rows`, `weight_addr + R`, `acc_addr + rows`, "
-                                "`dst_addr + rows` above the buffer's depth, `param_addr` at "
-                                "or above it",
+                                "`dst_addr + rows`, MATVEC's `act_addr + 1`, `tile_addr + "
+                                "tiles` and `acc_addr + tiles` above the buffer's depth, "
+                                "`param_addr` at or above it",
     isa.ErrorCode.MISALIGNED: "`mem_addr` or `stride` not a multiple of the beat (also "
                               "PROG_ADDR, reported at PROG_ADDR)",
     isa.ErrorCode.MEMORY_RANGE: "`mem_addr + (rows - 1) * stride + word bytes` above the "
@@ -183,10 +199,13 @@ def _words() -> list[str]:
         rows.append([f"`{name}`", f"{cfg.array.rows} x {cfg.array.cols}",
                      cfg.memory.data_bytes]
                     + [f"{getattr(cfg.buffers, f'{k}_depth')} x {cfg.word_bytes(k)} B"
-                       for k in ("act", "weight", "acc", "param")])
+                       for k in ("act", "weight", "acc", "param")]
+                    + [f"{cfg.buffers.tile_depth} x {cfg.word_bytes('tile')} B"
+                       if cfg.matvec else "-"])
     return (["A buffer word occupies a power-of-two number of memory beats (zero-padded). Per "
-             "preset (depth x bytes per word in memory):", ""]
-            + _table(["preset", "array", "beat bytes", "act", "weight", "acc", "param"], rows))
+             "preset (depth x bytes per word in memory; `-`: no tile buffer):", ""]
+            + _table(["preset", "array", "beat bytes", "act", "weight", "acc", "param", "tile"],
+                     rows))
 
 
 def _example() -> list[str]:

@@ -19,7 +19,7 @@ from .sim.tokens import Queue
 
 __all__ = ["field_layout", "software_view", "c_header", "write_software_view", "main"]
 
-_KINDS = ("act", "weight", "acc", "param")
+_KINDS = ("act", "weight", "acc", "param", "tile")
 
 
 def field_layout() -> dict[isa.Opcode, list[tuple[isa.Field, int]]]:

@@ -84,7 +84,8 @@ def test_accumulate_over_two_matmuls():
 
 @pytest.mark.parametrize("bad,code", [
     (0x3E, ErrorCode.ILLEGAL_OPCODE),
-    (encode("LOAD", buffer=3, rows=1, mem_addr=0, stride=WORD), ErrorCode.ILLEGAL_OPCODE),
+    (encode("LOAD", buffer=3, buf_addr=32, rows=1, mem_addr=0, stride=WORD),
+     ErrorCode.BUFFER_RANGE),
     (encode("STORE", acc_addr=0, rows=0, mem_addr=0x3800, stride=WORD), ErrorCode.EMPTY),
     (encode("STORE", acc_addr=250, rows=9, mem_addr=0x3800, stride=WORD),
      ErrorCode.BUFFER_RANGE),

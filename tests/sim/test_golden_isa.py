@@ -131,13 +131,12 @@ DEPTH = TINY.buffers
 
 @pytest.mark.parametrize("bad,error", [
     (".word 0", ErrorCode.ILLEGAL_OPCODE),
-    (".word 0x05", ErrorCode.ILLEGAL_OPCODE),
+    (".word 0x07", ErrorCode.ILLEGAL_OPCODE),
     (".word 0xff", ErrorCode.ILLEGAL_OPCODE),
-    ("LOAD buffer=3 rows=1", ErrorCode.ILLEGAL_OPCODE),
-    ("LOAD buffer=3 rows=0", ErrorCode.ILLEGAL_OPCODE),           # before EMPTY
     ("SYNC unit=3", ErrorCode.ILLEGAL_OPCODE),
     ("LOAD rows=0", ErrorCode.EMPTY),
     ("MATMUL rows=0", ErrorCode.EMPTY),
+    ("MATVEC tiles=0 tile_addr=65535", ErrorCode.EMPTY),          # before BUFFER_RANGE
     ("STORE rows=0 acc_addr=65535 mem_addr=1", ErrorCode.EMPTY),  # before the others
     (f"LOAD buffer=act buf_addr={DEPTH.act_depth - 1} rows=2", ErrorCode.BUFFER_RANGE),
     (f"LOAD buffer=weight buf_addr={DEPTH.weight_depth - 3} rows=4", ErrorCode.BUFFER_RANGE),
@@ -145,6 +144,10 @@ DEPTH = TINY.buffers
     (f"MATMUL weight_addr={DEPTH.weight_depth - 3} rows=1", ErrorCode.BUFFER_RANGE),
     (f"MATMUL acc_addr=10 rows={DEPTH.acc_depth - 9}", ErrorCode.BUFFER_RANGE),
     (f"STORE acc_addr={DEPTH.acc_depth - 1} rows=2 mem_addr=1", ErrorCode.BUFFER_RANGE),
+    (f"LOAD buffer=tile buf_addr={DEPTH.tile_depth - 1} rows=2", ErrorCode.BUFFER_RANGE),
+    (f"MATVEC act_addr={DEPTH.act_depth} tiles=1", ErrorCode.BUFFER_RANGE),
+    (f"MATVEC tile_addr={DEPTH.tile_depth - 2} tiles=3", ErrorCode.BUFFER_RANGE),
+    (f"MATVEC acc_addr={DEPTH.acc_depth - 2} tiles=3", ErrorCode.BUFFER_RANGE),
     ("LOAD rows=1 mem_addr=0x1010", ErrorCode.MISALIGNED),
     ("LOAD rows=2 mem_addr=0x1000 stride=0x30", ErrorCode.MISALIGNED),
     ("STORE rows=1 mem_addr=0xfffffff0", ErrorCode.MISALIGNED),   # before MEMORY_RANGE
@@ -171,6 +174,9 @@ def test_error_stops_before_the_instruction(bad, error):
     f"MATMUL act_addr={DEPTH.act_depth - 1} weight_addr={DEPTH.weight_depth - 4} "
     f"acc_addr={DEPTH.acc_depth - 1} rows=1",
     f"STORE acc_addr={DEPTH.acc_depth - 1} rows=1 mem_addr=0xfffe0",
+    f"LOAD buffer=tile buf_addr={DEPTH.tile_depth - 1} rows=1 mem_addr=0xfffe0",
+    f"MATVEC act_addr={DEPTH.act_depth - 1} tile_addr={DEPTH.tile_depth - 2} "
+    f"acc_addr={DEPTH.acc_depth - 2} tiles=2",
 ])
 def test_limits_are_inclusive(ok):
     result, _ = run(ok + "\nHALT", strict=False)
