@@ -20,6 +20,10 @@ calibrated latencies instead of signals:
   tile needs ``2 * rows - 1`` cycles after the previous tile started (its shift overlaps the
   previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
   ``rows + cols + 1`` cycles (array latency) plus write-back after the last vector.
+* **MATVEC**: its vector is read (:attr:`Timing.matvec_start` cycles after dispatch, or after
+  the previous MATVEC's last tile), then its tiles stream one per cycle; results are complete
+  ``rows + 3`` cycles plus write-back after the last tile. Between a MATMUL and a MATVEC the
+  array drains: the later one starts after the earlier one's results are written back.
 * **HALT**: DONE when every unit has finished.
 * **Banks** follow the HBM model's controller (``sim/hbm``): each channel remembers the row
   open in each bank (its address layout, open-page policy). A burst to a closed bank starts
@@ -86,6 +90,9 @@ class Timing:
         Last unit done to DONE.
     postproc : int
         POSTPROC pipeline beyond one cycle per row (buffer read, five stages, write).
+    matvec_start : int
+        A MATVEC's dispatch (or the previous MATVEC's last tile) to its first tile: the
+        vector's read through the activation reader.
     slots : int
         Descriptors each DMA engine (and each DMA unit) keeps in flight.
     compute_queue : int
@@ -111,6 +118,7 @@ class Timing:
     writeback: int = 4
     finish: int = 1
     postproc: int = 8
+    matvec_start: int = 4
     slots: int = 8
     compute_queue: int = 4
     bandwidth_efficiency: float = 0.98
@@ -392,6 +400,7 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     unit_history: dict[Unit, list[float]] = {unit: [] for unit in Unit}
     leaves_queue: list[float] = []   # when each MATMUL's last vector left the compute queue
     stream_end, tile_start = 0.0, -1e9
+    streaming, compute_done = False, 0.0     # the array's mode, the last result written
     busy = 0
 
     def request_time(k: int) -> float | None:
@@ -452,13 +461,13 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
             pump_fetch(gate)
             # The load unit holds a LOAD until the DMA engine takes its descriptor.
             gate = max(gate, load_dma.slot_free(t.slots), load_dma.accept)
-        if op == Opcode.MATMUL and len(leaves_queue) >= t.compute_queue:
+        if op in (Opcode.MATMUL, Opcode.MATVEC) and len(leaves_queue) >= t.compute_queue:
             gate = max(gate, leaves_queue[-t.compute_queue])
         dispatch = gate
         register_free[unit] = dispatch + 1
 
         if op == Opcode.LOAD:
-            kind = ("act", "weight", "instr")[f["buffer"]]
+            kind = ("act", "weight", "param", "tile")[f["buffer"]]
             done = load_dma.move(dispatch, f["mem_addr"], f["rows"], f["stride"],
                                  config.word_bytes(kind)) + 1
         elif op == Opcode.STORE:
@@ -467,10 +476,22 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
         elif op == Opcode.MATMUL:
             first = max(dispatch + rows + t.matmul_start, stream_end,
                         tile_start + 2 * rows - 1)
+            if streaming:        # the array drains and leaves streaming mode first
+                first = max(first, compute_done + t.matvec_start)
+                streaming = False
             tile_start, stream_end = first, first + f["rows"]
             leaves_queue.append(stream_end)
             busy += f["rows"]
-            done = stream_end + config.array.latency + t.writeback
+            done = compute_done = stream_end + config.array.latency + t.writeback
+        elif op == Opcode.MATVEC:
+            first = max(dispatch, stream_end) + t.matvec_start
+            if not streaming:    # the array drains and enters streaming mode first
+                first = max(first, compute_done + 1)
+                streaming = True
+            stream_end = first + f["tiles"]
+            leaves_queue.append(stream_end)
+            busy += f["tiles"]
+            done = compute_done = stream_end + rows + 3 + t.writeback
         elif op == Opcode.POSTPROC:
             # One row per cycle through the post-processing pipeline, after the unit's
             # earlier work (it runs in the store unit's order).

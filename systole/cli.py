@@ -153,8 +153,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name} must be at least 1, not {getattr(args, name)}")
     report = run_gemm(config, args.m, args.k, args.n, seed=args.seed, sim=args.sim,
                       hbm=args.hbm, mode=args.memory, max_cycles=args.max_cycles,
-                      transpose={"auto": None, "straight": False,
-                                 "transposed": True}[args.mapping],
+                      transpose={"auto": None, "straight": False, "transposed": True,
+                                 "matvec": None}[args.mapping],
+                      matvec=True if args.mapping == "matvec" else None,
                       quiet=False)
     print(json.dumps(report.to_dict()) if args.json else report.text())
     return 0 if report.ok else 1
@@ -181,8 +182,10 @@ def _add_run_parser(sub) -> None:
                      help="memory model: HBM timing (default), fixed or random latency")
     run.add_argument("--max-cycles", type=int, default=5_000_000,
                      help="watchdog: give up after this many cycles")
-    run.add_argument("--mapping", choices=["auto", "straight", "transposed"], default="auto",
-                     help="compute C = A @ B, or C^T = B^T A^T (faster for few rows of A); "
+    run.add_argument("--mapping", choices=["auto", "straight", "transposed", "matvec"],
+                     default="auto",
+                     help="compute C = A @ B, C^T = B^T A^T (faster for few rows of A) or C "
+                          "as MATVECs streaming B's tiles (a GEMV; chips with a tile buffer); "
                           "default: the compiler's choice")
     run.add_argument("--json", action="store_true",
                      help="print one JSON object on stdout (progress still goes to stderr)")

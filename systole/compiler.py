@@ -79,6 +79,9 @@ class Program:
     transposed : bool
         The program computes C^T = B^T A^T (see the module docstring): :attr:`tiling` is that
         GEMM's (N x K x M), the A region holds B^T, the B region A^T and the C region C^T.
+    matvec : bool
+        The program streams B's tiles through MATVECs (:mod:`systole.matvec`): the B region
+        holds whole tiles; A and C are laid out as for MATMUL programs.
     """
 
     config: SystoleConfig
@@ -92,6 +95,12 @@ class Program:
     bytes_read: int
     bytes_written: int
     transposed: bool = False
+    matvec: bool = False
+
+    @property
+    def mapping(self) -> str:
+        """``"straight"``, ``"transposed"`` or ``"matvec"``."""
+        return "matvec" if self.matvec else "transposed" if self.transposed else "straight"
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -135,7 +144,12 @@ class Program:
 
     @property
     def estimated_cycles(self) -> int:
-        """The tiling's rough run-time estimate (see :func:`systole.tiling.estimate_cycles`)."""
+        """The tiling's rough run-time estimate (see :func:`systole.tiling.estimate_cycles`
+        and :func:`systole.matvec.estimate_matvec_cycles`)."""
+        if self.matvec:
+            from .matvec import estimate_matvec_cycles
+            t = self.tiling
+            return estimate_matvec_cycles(t.m, t.k, t.n, self.config)
         return estimate_cycles(self.tiling, self.config)
 
     def assembly(self) -> str:
@@ -365,7 +379,8 @@ def _pack(a: np.ndarray, b: np.ndarray, config: SystoleConfig, t: Tiling
 
 
 def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = None, *,
-                 lookahead: int = 16, transpose: bool | None = None) -> Program:
+                 lookahead: int = 16, transpose: bool | None = None,
+                 matvec: bool | None = None) -> Program:
     """Compile C = A @ B (int8 in, int32 out) for the chip described by ``config``.
 
     Parameters
@@ -383,6 +398,11 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
         (default) transposes when :func:`~systole.tiling.estimate_cycles` finds that at least
         10 % faster, as for few rows of A and many columns of B (a GEMV). The result is
         C either way (:meth:`Program.read_result`).
+    matvec : bool or None
+        Stream B's tiles through MATVECs (:mod:`systole.matvec`; chips with a tile buffer):
+        ``True`` forces it, ``False`` keeps MATMULs; ``None`` (default) chooses it when the
+        chip has a tile buffer, A and C fit and its estimate is at least 10 % below the MATMUL
+        program's (a GEMV, few rows of A).
 
     Raises
     ------
@@ -390,8 +410,8 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
         An operand is not a numpy int8 array, ``config`` is not a SystoleConfig or
         ``transpose`` is not None, True or False.
     ValueError
-        An operand is not 2-D or empty, the inner dimensions differ, or the GEMM does not fit
-        the memory.
+        An operand is not 2-D or empty, the inner dimensions differ, the GEMM does not fit
+        the memory, or ``matvec=True`` on a chip or shape that cannot run it.
     """
     config = preset("default") if config is None else config
     if not isinstance(config, SystoleConfig):
@@ -403,7 +423,18 @@ def compile_gemm(a: np.ndarray, b: np.ndarray, config: SystoleConfig | None = No
                          f"B is K x N = {b.shape[0]} x {b.shape[1]}")
     if transpose is not None and not isinstance(transpose, bool):
         raise TypeError(f"transpose must be None, True or False, not {transpose!r}")
+    if matvec is not None and not isinstance(matvec, bool):
+        raise TypeError(f"matvec must be None, True or False, not {matvec!r}")
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    if matvec or matvec is None and transpose is None:
+        from .matvec import compile_matvec, estimate_matvec_cycles, matvec_fits
+        if matvec:
+            return compile_matvec(a, b, config)
+        if matvec_fits(m, k, n, config) is None:
+            best = min(estimate_cycles(plan_tiling(*shape, config, lookahead=lookahead),
+                                       config) for shape in ((m, k, n), (n, k, m)))
+            if estimate_matvec_cycles(m, k, n, config) < TRANSPOSE_GAIN * best:
+                return compile_matvec(a, b, config)
     if transpose is None:
         straight = plan_tiling(m, k, n, config, lookahead=lookahead)
         flipped = plan_tiling(n, k, m, config, lookahead=lookahead)

@@ -25,6 +25,10 @@ __all__ = ["GemmReport", "run_gemm", "check_gemm", "random_operands", "HBM2E_SEQ
 HBM2E_SEQ_EFFICIENCY = 0.9832
 
 
+_MAPPINGS = {"straight": "C = A @ B", "transposed": "C^T = B^T A^T (transposed)",
+             "matvec": "C = A @ B as MATVECs (B's tiles streamed through the array)"}
+
+
 def sustained_bytes_per_cycle(config: SystoleConfig) -> float:
     """Bytes per chip cycle the HBM2E model sustains on long sequential reads over all of the
     configuration's channels (the reference of ``bandwidth_fraction``)."""
@@ -46,6 +50,9 @@ class GemmReport:
     cols: int
     #: The program computes C^T = B^T A^T (see :mod:`systole.compiler`).
     transposed: bool
+    #: The compiler's mapping: ``"straight"``, ``"transposed"`` or ``"matvec"``
+    #: (:mod:`systole.matvec`).
+    mapping: str
     cycles: int
     macs: int
     utilization: float
@@ -80,7 +87,7 @@ class GemmReport:
         lines = [
             f"systole run: {self.m} x {self.k} x {self.n} int8 GEMM on preset {self.preset!r} "
             f"({self.rows} x {self.cols} array), {self.sim}, {self.hbm} memory model: {verdict}",
-            f"  mapping: {'C^T = B^T A^T (transposed)' if self.transposed else 'C = A @ B'}",
+            f"  mapping: {_MAPPINGS[self.mapping]}",
             f"  C equals numpy: {self.matches_numpy}; memory image equals the golden model's: "
             f"{self.matches_golden_memory}",
             f"  cycles {self.cycles:,}  MACs {self.macs:,}  utilisation {self.utilization:.3f}  "
@@ -126,14 +133,15 @@ def run_gemm(config: SystoleConfig, m: int, k: int, n: int, *, seed: int = 0,
 def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int = 0,
                sim: str = "verilator", hbm: str = "hbm2e", mode: str = "timing",
                max_cycles: int = 5_000_000, transpose: bool | None = None,
-               quiet: bool = True) -> GemmReport:
+               matvec: bool | None = None, quiet: bool = True) -> GemmReport:
     """C = A @ B on the golden model and on the RTL; compare with numpy and each other.
 
-    ``transpose`` chooses the compiler's mapping (:func:`~systole.compiler.compile_gemm`)."""
+    ``transpose`` and ``matvec`` choose the compiler's mapping
+    (:func:`~systole.compiler.compile_gemm`)."""
     start = time.perf_counter()
     m, k = a.shape
     n = b.shape[1]
-    program = compile_gemm(a, b, config, transpose=transpose)
+    program = compile_gemm(a, b, config, transpose=transpose, matvec=matvec)
     if not quiet:
         print(f"[systole] compiled: {len(program.instructions)} instructions, image "
               f"{len(program.image):,} bytes", file=sys.stderr, flush=True)
@@ -166,7 +174,8 @@ def check_gemm(config: SystoleConfig, a: np.ndarray, b: np.ndarray, *, seed: int
     return GemmReport(
         ok=bool(matches_numpy and matches_golden and error is None), preset=config.name,
         m=m, k=k, n=n, seed=seed, sim=sim, hbm=hbm if mode == "timing" else mode,
-        rows=array.rows, cols=array.cols, transposed=program.transposed, cycles=cycles,
+        rows=array.rows, cols=array.cols, transposed=program.transposed,
+        mapping=program.mapping, cycles=cycles,
         macs=macs,
         utilization=macs / (array.rows * array.cols * cycles) if cycles else 0.0,
         bytes_read=registers["BYTES_READ"], bytes_written=registers["BYTES_WRITTEN"],
