@@ -8,9 +8,9 @@ weight word one row of a weight tile, an accumulator word one int32 result vecto
 word the bias, multiplier and shift of every column; each is one or more memory beats wide.
 
 The load DMA sees one beat-addressed space: region 0 activations, 1 weights, 2 instructions,
-3 post-processing parameters (4 the tile buffer), each ``2**region_bits`` beats. The store DMA sees the
-accumulators, beat-addressed. Each DMA channel has its own write (load) or read (store) port,
-so channels never wait for each other.
+3 post-processing parameters (4 the tile buffer), each ``2**region_bits`` beats. The store DMA
+sees the accumulators, beat-addressed. Each DMA channel has its own write (load) or read
+(store) port, so channels never wait for each other.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import memory, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2, exact_log2
 
 from .bufread import ReadPortSignature, WritePortSignature

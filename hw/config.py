@@ -297,12 +297,9 @@ class SystoleConfig:
         if self.buffers.weight_depth < self.array.rows:
             raise ValueError(f"buffers.weight_depth must hold one weight tile "
                              f"({self.array.rows} words), not {self.buffers.weight_depth}")
-        if self.buffers.tile_depth:
-            row_bytes = self.array.cols * self.array.fmt.weight_width // 8
-            if self.array.fmt.weight_width % 8 or row_bytes & (row_bytes - 1):
-                raise ValueError(f"buffers.tile_depth needs tile rows of a power-of-two number "
-                                 f"of bytes, not {self.array.cols} columns of "
-                                 f"{self.array.fmt.weight_width}-bit weights")
+        if self.buffers.tile_depth and self.array.fmt.weight_width % 8:
+            raise ValueError(f"buffers.tile_depth needs whole-byte weights, not "
+                             f"{self.array.fmt.weight_width}-bit ones")
         if self.memory.size > 1 << 32:
             raise ValueError(f"memory.size must be at most 4 GiB for 32-bit instruction "
                              f"addresses, not {self.memory.size}")
@@ -345,11 +342,16 @@ class SystoleConfig:
         return self._word_beats(self.array.cols * 9)
 
     @property
+    def tile_row_pitch(self) -> int:
+        """Bytes from one row of a tile word to the next: ``cols`` weights rounded up to a
+        power of two (so that no row straddles a memory beat)."""
+        return 1 << ceil_log2(self.array.cols * self.array.fmt.weight_width // 8)
+
+    @property
     def tile_word_beats(self) -> int:
-        """Memory beats per tile word (a ``rows`` x ``cols`` weight tile, row-major,
-        zero-padded)."""
-        return self._word_beats(self.array.rows * self.array.cols * self.array.fmt.weight_width
-                                // 8)
+        """Memory beats per tile word (a ``rows`` x ``cols`` weight tile, row ``r`` at byte
+        ``r * tile_row_pitch``, zero-padded)."""
+        return self._word_beats(self.array.rows * self.tile_row_pitch)
 
     @property
     def matvec(self) -> bool:

@@ -13,8 +13,8 @@ machine with :attr:`ErrorCode.ILLEGAL_OPCODE`.
 Units and dependency tokens (in the spirit of VTA)
 ---------------------------------------------------
 The sequencer dispatches LOAD to the load unit, MATMUL and MATVEC to the compute unit, STORE
-and POSTPROC to the store unit; SYNC goes to the unit it names. The units run concurrently and synchronise
-through four token queues (semaphores): load->compute (L2C), compute->load (C2L),
+and POSTPROC to the store unit; SYNC goes to the unit it names. The units run concurrently and
+synchronise through four token queues (semaphores): load->compute (L2C), compute->load (C2L),
 compute->store (C2S) and store->compute (S2C). For a unit, *prev* is the unit before it in the
 load -> compute -> store chain and *next* the one after:
 

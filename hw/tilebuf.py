@@ -1,7 +1,8 @@
 """The tile buffer: whole weight tiles for MATVEC, one bank per tile row, read row-skewed.
 
-A tile word is a ``rows`` x ``cols`` weight tile, row-major (row ``r`` at bytes ``r * cols``),
-zero-padded to a power-of-two number of memory beats. The load DMA writes it beat by beat like
+A tile word is a ``rows`` x ``cols`` weight tile, row ``r`` at byte ``r * tile_row_pitch`` (``cols``
+rounded up to a power of two, so that a row never straddles a beat), zero-padded to a
+power-of-two number of memory beats. The load DMA writes it beat by beat like
 any other buffer word. The compute unit reads one whole tile per cycle: bank ``r`` (tile row
 ``r``) reads the address ``r`` cycles after bank 0, so row ``r`` reaches the array's row ``r``
 with the wavefront of the partial sums and no skew registers are needed for the weights.
@@ -42,6 +43,7 @@ class TileBuffer(wiring.Component):
         self.config = config
         arr, beat = config.array, config.memory.data_width
         self.row_bits = arr.cols * arr.fmt.weight_width
+        self.pitch_bits = config.tile_row_pitch * 8
         self.beats = config.tile_word_beats
         super().__init__({
             "load": In(WritePortSignature(max(1, ceil_log2(config.buffers.tile_depth
@@ -55,6 +57,7 @@ class TileBuffer(wiring.Component):
         m = Module()
         cfg = self.config
         rows, beat, row_bits = cfg.array.rows, cfg.memory.data_width, self.row_bits
+        pitch = self.pitch_bits
         lane_bits = exact_log2(self.beats)
         addr, en = self.read.addr, self.read.en
         for r in range(rows):
@@ -64,25 +67,28 @@ class TileBuffer(wiring.Component):
                 en_r = Signal(name=f"en{r}")
                 m.d.sync += [addr_r.eq(addr), en_r.eq(en)]
                 addr, en = addr_r, en_r
+            # A row of more than a beat is kept whole, padding included (written by lanes).
             bank = m.submodules[f"bank{r}"] = memory.Memory(
-                shape=row_bits, depth=cfg.buffers.tile_depth, init=[])
+                shape=row_bits if pitch <= beat else pitch, depth=cfg.buffers.tile_depth,
+                init=[])
             port = bank.read_port()
             m.d.comb += [port.addr.eq(addr), port.en.eq(en),
-                         self.read.data[r * row_bits:(r + 1) * row_bits].eq(port.data)]
+                         self.read.data[r * row_bits:(r + 1) * row_bits].eq(
+                             port.data[:row_bits])]
             for channel in self.load:
                 lane = channel.addr[:lane_bits] if lane_bits else 0
                 word = channel.addr[lane_bits:]
-                if row_bits <= beat:
+                if pitch <= beat:
                     # Several rows per beat: this row is a slice of one beat.
-                    per_beat = beat // row_bits
-                    offset = (r % per_beat) * row_bits
+                    per_beat = beat // pitch
+                    offset = (r % per_beat) * pitch
                     write = bank.write_port()
                     m.d.comb += [write.addr.eq(word),
                                  write.data.eq(channel.data[offset:offset + row_bits]),
                                  write.en.eq(channel.en & (lane == r // per_beat))]
                 else:
                     # A row spans several beats: write one beat-wide lane of the row.
-                    per_row = row_bits // beat
+                    per_row = pitch // beat
                     write = bank.write_port(granularity=beat)
                     sub = channel.addr[:exact_log2(per_row)]
                     m.d.comb += [write.addr.eq(word),

@@ -14,7 +14,8 @@ Semantics (the contract the RTL implements; R x C is the array)
   ``p = int8(act[act_addr + v][:R]) @ W`` in int32 and ``acc[acc_addr + v] = p`` or ``+= p``
   (wrapping). An accumulator word holds C little-endian int32 and zero padding.
 * MATVEC (chips with a tile buffer): ``x = int8(act[act_addr][:R])``; for every tile ``i <
-  tiles``, ``T = tile[tile_addr + i][:R * C]`` as an R x C int8 matrix (row-major) and
+  tiles``, ``T`` is the R x C int8 matrix whose row ``j`` is the C bytes at ``j * P`` of word
+  ``tile[tile_addr + i]`` (``P = config.tile_row_pitch``, C rounded up to a power of two) and
   ``acc[acc_addr + i] = x @ T`` or ``+= x @ T`` (wrapping).
 * STORE: ``mem[mem_addr + r * stride :][:word_bytes] = acc[acc_addr + r]``, rows in order.
 * LOAD with ``buffer = PARAM`` fills parameter words: ``C`` int32 biases, ``C`` int32
@@ -333,8 +334,10 @@ class GoldenMachine:
             r, c, tiles = cfg.array.rows, cfg.array.cols, fields["tiles"]
             ta, ca = fields["tile_addr"], fields["acc_addr"]
             x = self.act[fields["act_addr"], :r].view(np.int8).astype(np.int64)
-            weights = self.tile[ta:ta + tiles, :r * c].view(np.int8).astype(np.int64)
-            psums = np.einsum("i,tij->tj", x, weights.reshape(tiles, r, c))
+            pitch = cfg.tile_row_pitch
+            words = self.tile[ta:ta + tiles, :r * pitch].reshape(tiles, r, pitch)
+            weights = words[:, :, :c].view(np.int8).astype(np.int64)
+            psums = np.einsum("i,tij->tj", x, weights)
             if fields["accumulate"]:
                 psums += self.acc[ca:ca + tiles, :c]
             self.acc[ca:ca + tiles, :c] = psums.astype(np.int32)

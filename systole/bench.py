@@ -88,6 +88,7 @@ def run_case(case: Case, *, seed: int = 0) -> dict:
     return {
         "config": config.name, "rows": rows, "cols": cols, "kind": case.kind,
         "m": case.m, "k": case.k, "n": case.n, "transposed": report.transposed,
+        "mapping": report.mapping,
         "ok": report.ok,
         "cycles": report.cycles, "utilization": round(report.utilization, 4),
         "model_cycles": report.model_cycles,
@@ -132,6 +133,10 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+#: How the table marks a case's mapping (C = A @ B unmarked).
+_MARKS = {"transposed": " (C^T)", "matvec": " (MATVEC)"}
+
+
 def markdown_table(bench: dict) -> str:
     lines = [
         "| array | M x K x N | cycles | utilisation | cycle model (error) | SCALE-Sim | ideal "
@@ -141,7 +146,8 @@ def markdown_table(bench: dict) -> str:
     for r in bench["cases"]:
         lines.append(
             f"| {r['rows']}x{r['cols']} | {r['m']} x {r['k']} x {r['n']}"
-            f"{' (C^T)' if r.get('transposed') else ''} | {r['cycles']:,} "
+            f"{_MARKS.get(r.get('mapping', 'transposed' if r.get('transposed') else ''), '')}"
+            f" | {r['cycles']:,} "
             f"| {r['utilization']:.3f} | {r['model_cycles']:,} ({r['model_error']:+.1%}) "
             f"| {r['scalesim_utilization']:.3f} | {r['ideal_utilization']:.3f} "
             f"| {r['bytes_per_cycle']:.1f} ({r['bandwidth_fraction']:.1%}) "

@@ -34,8 +34,8 @@ _SEMANTICS = {
         "entering array row `i`), a weight word holds `cols` int8 (one row of a weight tile), "
         "a parameter word (`buffer` 2) `C` int32 biases, then `C` int32 multipliers, then `C` "
         "uint8 right shifts (values above 31 act as 31), all little-endian, and a tile word "
-        "(`buffer` 3, chips with a tile buffer) a whole `R` x `C` weight tile, row-major "
-        "int8 (row `i` at bytes `i * C`)."),
+        "(`buffer` 3, chips with a tile buffer) a whole `R` x `C` weight tile, int8, row `i` "
+        "at byte `i * P` (`P`: `C` rounded up to a power of two)."),
     isa.Opcode.MATMUL: (
         "Multiplies `rows` activation vectors by one weight tile. The tile is the `R` weight "
         "words from `weight_addr` (word `i` is tile row `i`, its first `C` bytes as int8). For "
@@ -48,7 +48,7 @@ _SEMANTICS = {
         "Multiplies one activation vector by `tiles` weight tiles (chips with a tile buffer, "
         "`tile_depth` > 0; illegal otherwise). The vector is the first `R` bytes of "
         "activation word `act_addr` (int8); tile `i` is tile word `tile_addr + i` (an `R` x "
-        "`C` int8 matrix, row-major). The vector times tile `i` gives `C` int32 sums "
+        "`C` int8 matrix, see LOAD). The vector times tile `i` gives `C` int32 sums "
         "(wrapping), which overwrite accumulator word `acc_addr + i` or, with `accumulate`, "
         "are added to it (wrapping). The array takes one tile per cycle: every PE gets its "
         "weight straight from the tile buffer and the vector stays in the rows, so a GEMV "

@@ -9,7 +9,7 @@ Memory layout (regions on interleave granules)::
 
     a_addr   A, per row m, per K-tile kt: one activation word (A[m, kt*rows:][:rows])
     b_addr   B as tiles, per K-tile kt, per N-tile nt: one tile word (B[kt*rows:, nt*cols:],
-             rows x cols, row-major, zero-padded)
+             rows x cols, row r at byte r * tile_row_pitch, zero-padded)
     c_addr   C, per N-tile nt: M accumulator words (as for MATMUL programs)
     prog     the instructions
 
@@ -90,10 +90,12 @@ def _pack(a: np.ndarray, b: np.ndarray, config: SystoleConfig, k_tiles: int, n_t
     a_words[:, :, :rows] = a_pad.reshape(m, k_tiles, rows).view(np.uint8)
     b_pad = np.zeros((k_tiles * rows, n_tiles * cols), np.int8)
     b_pad[:k, :n] = b
+    pitch = config.tile_row_pitch
+    rows_of = np.zeros((k_tiles, n_tiles, rows, pitch), np.uint8)
+    rows_of[..., :cols] = (b_pad.reshape(k_tiles, rows, n_tiles, cols)
+                           .transpose(0, 2, 1, 3).view(np.uint8))
     tiles = np.zeros((k_tiles, n_tiles, config.word_bytes("tile")), np.uint8)
-    tiles[:, :, :rows * cols] = (b_pad.reshape(k_tiles, rows, n_tiles, cols)
-                                 .transpose(0, 2, 1, 3).reshape(k_tiles, n_tiles, -1)
-                                 .view(np.uint8))
+    tiles[:, :, :rows * pitch] = rows_of.reshape(k_tiles, n_tiles, rows * pitch)
     return a_words.ravel(), tiles.ravel()
 
 

@@ -1,12 +1,14 @@
 """GEMM compiler: any shape through the golden model equals numpy; layout, tiling, validation."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from systole.asm import assemble
 from systole.compiler import compile_gemm
 from systole.hw.config import BufferConfig, MemoryConfig, SystoleConfig, preset
-from systole.hw.isa import Opcode
+from systole.hw.isa import Buffer, Opcode, decode
 from systole.sim.golden import matmul_int32
 from systole.sim.golden_isa import GoldenMachine
 from systole.tiling import plan_tiling
@@ -143,14 +145,63 @@ def test_transposed_layout_holds_b_t_a_t_and_c_t():
 ])
 def test_few_rows_of_a_transpose_on_default(m, k, n, transposed):
     """A GEMV spends 2 * rows - 1 cycles per weight tile for one vector; transposed, the
-    N rows of B^T stream through each tile of A^T: about half the cycles."""
+    N rows of B^T stream through each tile of A^T: about half the cycles (MATVEC left out)."""
     a, b = operands(m, k, n, seed=13)
     straight = compile_gemm(a, b, DEFAULT, transpose=False)
-    program = compile_gemm(a, b, DEFAULT)
-    assert program.transposed is transposed
+    program = compile_gemm(a, b, DEFAULT, matvec=False)
+    assert program.transposed is transposed and program.mapping != "matvec"
     if transposed:
         assert program.estimated_cycles < 0.55 * straight.estimated_cycles
         assert program.array_vectors == n * -(-k // 16) * -(-m // 16)
+
+
+@pytest.mark.parametrize("m,k,n,mapping", [
+    (1, 2048, 2048, "matvec"), (4, 256, 1000, "matvec"), (16, 512, 512, "transposed"),
+    (64, 64, 64, "straight"), (1, 16, 16, "straight"),
+])
+def test_auto_mapping_on_default(m, k, n, mapping):
+    """The compiler's choice among the three mappings: MATVEC for few rows of A and large
+    K x N (the chip then streams B at memory speed); C^T for 16 rows; straight for square
+    GEMMs and for a single tile, where the fixed costs of MATVEC dominate."""
+    a, b = operands(m, k, n, seed=5)
+    program = compile_gemm(a, b, DEFAULT)
+    assert program.mapping == mapping
+    result = GoldenMachine(DEFAULT).run(program.image, program.prog_addr)
+    assert result.ok
+    np.testing.assert_array_equal(program.read_result(result.memory), matmul_int32(a, b))
+
+
+def test_matvec_program_streams_chunks_of_half_the_tile_buffer():
+    """1 x 2048 x 2048: A in one LOAD, B's 16,384 tiles in 256 LOADs of 64 (16 KiB, one
+    contiguous row each), alternating between the two halves of the 128-tile buffer; one
+    MATVEC of 64 tiles per chunk; one STORE of 128 accumulator words."""
+    a, b = operands(1, 2048, 2048, seed=2)
+    program = compile_gemm(a, b, DEFAULT)
+    assert program.counts == {"LOAD": 1 + 256, "MATVEC": 256, "STORE": 1, "HALT": 1}
+    fields = [decode(word) for word in program.instructions]
+    tile_loads = [f for f in fields if f["opcode"] == Opcode.LOAD and f["buffer"] == Buffer.TILE]
+    assert [f["buf_addr"] for f in tile_loads[:4]] == [0, 64, 0, 64]
+    assert all(f["rows"] == 64 and f["stride"] == 256 for f in tile_loads)
+    assert [f["mem_addr"] - tile_loads[0]["mem_addr"] for f in tile_loads[:3]] == [
+        0, 64 * 256, 128 * 256]
+    matvecs = [f for f in fields if f["opcode"] == Opcode.MATVEC]
+    assert all(f["tiles"] == 64 for f in matvecs)
+    assert [f["accumulate"] for f in matvecs[:4]] == [0, 0, 1, 1]
+    assert program.bytes_read == 2048 // 16 * 32 + 2048 * 2048
+
+
+def test_matvec_needs_a_tile_buffer_and_room_for_a_and_c():
+    a, b = operands(1, 64, 64, seed=1)
+    no_tiles = SystoleConfig(name="no-tiles", array=DEFAULT.array, memory=DEFAULT.memory,
+                             buffers=replace(DEFAULT.buffers, tile_depth=0))
+    with pytest.raises(ValueError, match="has no tile buffer"):
+        compile_gemm(a, b, no_tiles, matvec=True)
+    assert compile_gemm(a, b, no_tiles).mapping != "matvec"
+    wide, long_b = operands(1, 16, 2049 * 16, seed=1)
+    with pytest.raises(ValueError, match="C needs 2049 accumulator words"):
+        compile_gemm(wide, long_b, DEFAULT, matvec=True)
+    with pytest.raises(TypeError, match="matvec must be None, True or False"):
+        compile_gemm(a, b, DEFAULT, matvec="yes")
 
 
 def test_auto_mapping_stays_straight_when_the_transposed_image_does_not_fit():

@@ -2,7 +2,14 @@
 
 import pytest
 
-from systole.hw.config import PRESETS, ArrayConfig, MemoryConfig, SystoleConfig, preset
+from systole.hw.config import (
+    PRESETS,
+    ArrayConfig,
+    BufferConfig,
+    MemoryConfig,
+    SystoleConfig,
+    preset,
+)
 from systole.hw.numfmt import IntMacFormat, mac_format
 from systole.hw.skew import Skew
 
@@ -78,6 +85,22 @@ def test_with_array_keeps_everything_but_the_array():
         preset("default").with_array(300, 16)
     with pytest.raises(ValueError, match="buffers.weight_depth must hold one weight tile"):
         preset("tiny").with_array(256, 4)
+
+
+def test_tile_words():
+    """A tile word holds ``rows`` rows at a power-of-two pitch, in whole beats; presets without
+    a tile buffer describe themselves as before (no ``tile_depth``, no ``tile`` word)."""
+    default = preset("default")
+    assert (default.buffers.tile_depth, default.tile_row_pitch, default.word_bytes("tile")) == (
+        128, 16, 256)
+    twelve = default.with_array(12, 12)
+    assert (twelve.tile_row_pitch, twelve.word_bytes("tile")) == (16, 256)   # 192 B, 8 beats
+    assert preset("tiny").word_bytes("tile") == 32 and preset("tiny").matvec
+    view = preset("ulx3s").to_dict()
+    assert not preset("ulx3s").matvec and "tile_depth" not in view["buffers"]
+    assert "tile" not in view["words"] and default.to_dict()["words"]["tile"] == {"bytes": 256}
+    with pytest.raises(ValueError, match="tile_depth must be between 0 and 65536, not -1"):
+        BufferConfig(tile_depth=-1)
 
 
 def test_from_dict_inverts_to_dict():

@@ -71,16 +71,53 @@ def test_transposed_extreme_operands():
 
 
 def test_gemv_transposed_takes_half_the_cycles_on_default():
-    """1 x 512 x 512 on the 16 x 16 chip: straight, each of the 1,024 weight tiles holds the
-    array for 2 * 16 - 1 cycles for a single vector; transposed, the 512 rows of B^T stream
-    through each of the 32 tiles of A^T back to back (16,384 busy cycles)."""
+    """1 x 512 x 512 on the 16 x 16 chip without MATVEC: straight, each of the 1,024 weight
+    tiles holds the array for 2 * 16 - 1 cycles for a single vector; transposed, the 512 rows
+    of B^T stream through each of the 32 tiles of A^T back to back (16,384 busy cycles)."""
     straight = run_gemm(preset("default"), 1, 512, 512, seed=3, transpose=False)
-    auto = run_gemm(preset("default"), 1, 512, 512, seed=3)
-    assert straight.ok and auto.ok, (straight.text(), auto.text())
-    assert auto.transposed and not straight.transposed
-    assert auto.array_busy_cycles == 512 * 32
-    assert auto.cycles < 0.55 * straight.cycles, (auto.cycles, straight.cycles)
-    assert auto.array_busy_cycles > 0.95 * auto.cycles
+    flipped = run_gemm(preset("default"), 1, 512, 512, seed=3, transpose=True)
+    assert straight.ok and flipped.ok, (straight.text(), flipped.text())
+    assert flipped.transposed and not straight.transposed
+    assert flipped.array_busy_cycles == 512 * 32
+    assert flipped.cycles < 0.55 * straight.cycles, (flipped.cycles, straight.cycles)
+    assert flipped.array_busy_cycles > 0.95 * flipped.cycles
+
+
+def test_gemv_streams_the_tiles_at_memory_speed(capsys):
+    """The issue's GEMV, ``systole run --preset default --m 1 --k 2048 --n 2048 --json``: the
+    compiler picks MATVEC, whose tiles stream through the array one per cycle, so the run is
+    bound by the memory: at least 85 % of the HBM2E model's sustained bandwidth, counting all
+    bytes and counting only A, B and C; one busy cycle per tile; the cycle model within 2 %."""
+    from systole.cli import main
+
+    code = main(["run", "--preset", "default", "--m", "1", "--k", "2048", "--n", "2048",
+                 "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"], report
+    assert report["mapping"] == "matvec" and not report["transposed"]
+    assert report["array_busy_cycles"] == 128 * 128
+    assert report["bandwidth_fraction"] >= 0.85, report
+    assert report["operand_bandwidth_fraction"] >= 0.85, report
+    assert abs(report["model_cycles"] - report["cycles"]) <= 0.02 * report["cycles"], report
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 37, 29), (3, 16, 130), (1, 1, 1), (2, 300, 5)],
+                         ids=lambda v: str(v))
+def test_matvec_mapping(m, k, n):
+    """Forced MATVEC programs on tiny: ragged K and N (zero-padded tiles), several rows of A,
+    several chunks of the tile buffer (16 tiles each), checked against numpy and the golden
+    model."""
+    report = run_gemm(TINY, m, k, n, seed=m + k + n, matvec=True)
+    assert report.mapping == "matvec" and report.ok, report.text()
+
+
+def test_matvec_extreme_operands_on_icarus():
+    a = np.full((2, 11), -128, np.int8)
+    b = np.full((11, 9), -128, np.int8)
+    b[:, 4] = 127
+    a[1, 3] = 127
+    report = check_gemm(TINY, a, b, sim="icarus", matvec=True)
+    assert report.mapping == "matvec" and report.ok, report.text()
 
 
 def test_gemv_on_a_tall_array_is_memory_bound(capsys):
