@@ -13,10 +13,12 @@ Memory layout (regions on interleave granules)::
     c_addr   C, per N-tile nt: M accumulator words (as for MATMUL programs)
     prog     the instructions
 
-The tiles are streamed in *chunks* of half the tile buffer, in memory order (K-tile major), so
-each chunk is one contiguous LOAD and the two halves double-buffer: the next chunk loads while
-the array streams the current one. Every row of A runs one MATVEC per K-tile segment of a
-chunk, accumulating from the second K-tile on, into accumulator words ``m * n_tiles + nt``.
+The tiles are streamed in *chunks* of at most half the tile buffer, in memory order (K-tile
+major), so each chunk is one contiguous LOAD and the two halves double-buffer: the next chunk
+loads while the array streams the current one. A chunk holds whole K-tile rows of tiles (as
+many as fit) or an equal part of one, so that no MATVEC is cut short at a chunk's edge. Every
+row of A runs one MATVEC per K-tile row (or part) of a chunk, accumulating from the second
+K-tile on, into accumulator words ``m * n_tiles + nt``.
 All of A stays in the activation buffer; the STOREs (one per row of A) come at the end.
 """
 
@@ -58,9 +60,18 @@ def matvec_fits(m: int, k: int, n: int, config: SystoleConfig) -> str | None:
     return None
 
 
-def _chunk(config: SystoleConfig) -> int:
-    """Tiles per chunk: half the tile buffer."""
-    return config.buffers.tile_depth // 2
+def _chunks(k_tiles: int, n_tiles: int, config: SystoleConfig) -> list[list[tuple]]:
+    """The chunks, each a list of ``(kt, nt, count)`` segments: K-tile rows of tiles, whole
+    (as many as fit half the tile buffer) or split into equal parts."""
+    half = config.buffers.tile_depth // 2
+    if n_tiles <= half:
+        per = half // n_tiles
+        return [[(kt, 0, n_tiles) for kt in range(first, min(first + per, k_tiles))]
+                for first in range(0, k_tiles, per)]
+    parts = -(-n_tiles // half)
+    size = -(-n_tiles // parts)
+    return [[(kt, nt, min(size, n_tiles - nt))] for kt in range(k_tiles)
+            for nt in range(0, n_tiles, size)]
 
 
 def estimate_matvec_cycles(m: int, k: int, n: int, config: SystoleConfig) -> int:
@@ -68,13 +79,13 @@ def estimate_matvec_cycles(m: int, k: int, n: int, config: SystoleConfig) -> int
     peak bandwidth, whichever is longer, plus the first chunk and the fixed start and end."""
     k_tiles, n_tiles = _shape(m, k, n, config)
     tiles = k_tiles * n_tiles
-    chunks = -(-tiles // _chunk(config))
-    segments = chunks + k_tiles          # MATVECs per row of A, at most
+    chunks = _chunks(k_tiles, n_tiles, config)
+    segments = sum(len(chunk) for chunk in chunks)      # MATVECs per row of A
     compute = m * (tiles + segments * MATVEC_OVERHEAD)
     bandwidth = config.memory.data_bytes * config.memory.channels
     traffic = (tiles * config.word_bytes("tile") + m * k_tiles * config.word_bytes("act")
                + m * n_tiles * config.word_bytes("acc"))
-    first = min(tiles, _chunk(config)) * config.word_bytes("tile")
+    first = sum(count for _, _, count in chunks[0]) * config.word_bytes("tile")
     return max(compute, -(-traffic // bandwidth)) + -(-first // bandwidth) + START_END
 
 
@@ -116,8 +127,9 @@ def compile_matvec(a: np.ndarray, b: np.ndarray, config: SystoleConfig) -> Progr
     k_tiles, n_tiles = _shape(m, k, n, config)
     act, tile, acc = (config.word_bytes(kind) for kind in ("act", "tile", "acc"))
     a_bytes, b_bytes = _pack(a, b, config, k_tiles, n_tiles)
-    chunk = _chunk(config)
-    first_bytes = min(chunk, k_tiles * n_tiles) * tile
+    chunks = _chunks(k_tiles, n_tiles, config)
+    half = config.buffers.tile_depth // 2
+    first_bytes = sum(count for _, _, count in chunks[0]) * tile
     # B starts on the channel after A's, the program after the first chunk's.
     b_addr = _stagger(_align(len(a_bytes)), len(a_bytes), 0, config)
     c_addr = _align(b_addr + len(b_bytes))
@@ -128,30 +140,23 @@ def compile_matvec(a: np.ndarray, b: np.ndarray, config: SystoleConfig) -> Progr
     def emit(opcode: Opcode, **fields) -> None:
         instrs.append({"opcode": opcode, **fields})
 
-    emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=0, rows=m * k_tiles, mem_addr=0, stride=act)
-    total = k_tiles * n_tiles
-    starts = list(range(0, total, chunk))
-
     def load(index: int) -> None:
-        start = starts[index]
-        emit(Opcode.LOAD, buffer=Buffer.TILE, buf_addr=(index % 2) * chunk,
-             rows=min(chunk, total - start), mem_addr=b_addr + start * tile, stride=tile)
+        kt, nt, _ = chunks[index][0]
+        emit(Opcode.LOAD, buffer=Buffer.TILE, buf_addr=(index % 2) * half,
+             rows=sum(count for _, _, count in chunks[index]),
+             mem_addr=b_addr + (kt * n_tiles + nt) * tile, stride=tile)
 
-    for index in range(min(2, len(starts))):
+    emit(Opcode.LOAD, buffer=Buffer.ACT, buf_addr=0, rows=m * k_tiles, mem_addr=0, stride=act)
+    for index in range(min(2, len(chunks))):
         load(index)
-    for index, start in enumerate(starts):
-        end = min(start + chunk, total)
-        slot = (index % 2) * chunk
-        # Segments of one K-tile each: one MATVEC per row of A.
-        segment = start
-        while segment < end:
-            kt, nt = divmod(segment, n_tiles)
-            stop = min(end, (kt + 1) * n_tiles)
+    for index, chunk in enumerate(chunks):
+        slot = (index % 2) * half
+        for kt, nt, count in chunk:
             for row in range(m):
-                emit(Opcode.MATVEC, act_addr=row * k_tiles + kt, tile_addr=slot + segment - start,
-                     acc_addr=row * n_tiles + nt, tiles=stop - segment, accumulate=int(kt > 0))
-            segment = stop
-        if index + 2 < len(starts):
+                emit(Opcode.MATVEC, act_addr=row * k_tiles + kt, tile_addr=slot,
+                     acc_addr=row * n_tiles + nt, tiles=count, accumulate=int(kt > 0))
+            slot += count
+        if index + 2 < len(chunks):
             load(index + 2)
     for row in range(m):
         emit(Opcode.STORE, acc_addr=row * n_tiles, rows=n_tiles, mem_addr=c_addr + row * acc,
