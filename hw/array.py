@@ -42,10 +42,11 @@ class SystolicArray(wiring.Component):
     ``stream.tile`` (the tile buffer's banks, row ``r`` ``r`` cycles after row 0) and
     multiplies it by its row's element of a vector held in the rows, so a tile of ``rows`` x
     ``cols`` weights enters per cycle instead of one tile row. The vector (``stream.x`` with
-    ``stream.first``) travels down the rows with the first tile, through the activation skew,
-    so back-to-back MATVECs need no gap. The results leave unskewed, ``rows + 3`` cycles after
-    the tile's read (:attr:`stream_latency`). The user switches ``stream.mode`` only while no
-    result is in flight (the compute unit drains the array between MATMUL and MATVEC).
+    ``stream.first``) reaches each row with the first tile, so back-to-back MATVECs need no
+    gap, but a new vector may start at most every ``rows`` cycles. The results leave unskewed,
+    ``rows + 3`` cycles after the tile's read (:attr:`stream_latency`). The user switches
+    ``stream.mode`` only while no result is in flight (the compute unit drains the array
+    between MATMUL and MATVEC); the rows see it a cycle later.
 
     Parameters
     ----------
@@ -150,10 +151,12 @@ class SystolicArray(wiring.Component):
         # Datapath: skew in, grid, de-skew out. Idle cycles feed zeros (no toggling).
         act_in = Mux(acts_accept, self.acts.payload.data, 0)
         if self.streaming:
-            # A MATVEC's vector enters the skew with its first tile: row r has it r + 1
-            # cycles later, when that tile's row r weights reach the PEs.
-            first = self.stream.issue & self.stream.first
-            act_in = Mux(first, self.stream.x, act_in)
+            # Streaming: the skew carries the vector of the last tile read, so the PEs of
+            # column 0 multiply each tile's row r by its vector's element r.
+            x_hold = Signal.like(self.stream.x, name="x_hold")
+            with m.If(self.stream.issue):
+                m.d.sync += x_hold.eq(self.stream.x)
+            act_in = Mux(self.stream.mode, x_hold, act_in)
         m.d.comb += act_skew.i.eq(act_in)
         m.d.comb += grid.acts.eq(act_skew.o.as_value())
         swap_taps = delay_taps(m, swap, rows - 1, name="swap_line")
@@ -173,23 +176,34 @@ class SystolicArray(wiring.Component):
             self.psums.valid.eq(valid_taps[-1]),
         ]
         if self.streaming:
-            self._stream(m, grid, act_skew)
+            self._stream(m, grid)
         return m
 
-    def _stream(self, m: Module, grid: PEGrid, act_skew: Skew) -> None:
-        """Weight streaming: the vector into each row's register as the first tile reaches
-        it, the tile buffer's rows straight into the PEs, the results out unskewed."""
+    def _stream(self, m: Module, grid: PEGrid) -> None:
+        """Weight streaming: the vector into the rows' activation registers as the first tile
+        reaches them, the tile buffer's rows straight into the PEs, the results out unskewed.
+
+        Column 0 gets the vector through the activation skew (``x_hold``); the other columns
+        from their left neighbour's activation register, which in streaming mode loads the
+        row's element ``xs_next[r]``: the vector of the MATVEC whose first tile reaches row
+        ``r`` (``first_line``) from ``x_pending``, else the row's current one (``xs``). The
+        user starts a new vector at most every ``rows`` cycles (``x_pending`` must last until
+        the last row has taken it)."""
         cfg, port = self.config, self.stream
-        rows = cfg.rows
-        xs = Signal(data.ArrayLayout(cfg.fmt.act_shape, rows))
+        rows, act = cfg.rows, cfg.fmt.act_shape
+        x_pending = Signal(data.ArrayLayout(act, rows))
+        with m.If(port.issue & port.first):
+            m.d.sync += x_pending.eq(port.x)
+        xs = Signal(data.ArrayLayout(act, rows))
+        xs_next = Signal(data.ArrayLayout(act, rows))
         first_taps = delay_taps(m, port.issue & port.first, rows, name="first_line")
         for r in range(rows):
-            with m.If(first_taps[r + 1]):
-                m.d.sync += xs[r].eq(act_skew.o[r])
+            m.d.comb += xs_next[r].eq(Mux(first_taps[r + 1], x_pending[r], xs[r]))
+        m.d.sync += xs.eq(xs_next)
         stream_taps = delay_taps(m, port.issue, self.stream_latency, name="stream_line")
         m.d.comb += [
             grid.stream_mode.eq(port.mode),
-            grid.xs.eq(xs.as_value()),
+            grid.xs.eq(xs_next.as_value()),
             grid.direct.eq(port.tile),
         ]
         with m.If(port.mode):

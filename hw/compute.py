@@ -320,13 +320,22 @@ class ComputeUnit(wiring.Component):
         with m.If(response.valid & response.payload.meta.x):
             m.d.comb += response.ready.eq(1)
             m.d.sync += [mv.x.eq(response.payload.data[:act_bits]), mv.x_ok.eq(1)]
-        m.d.comb += mv.issue.eq(act_q.r_rdy & a_head.matvec & mv.mode & mv.x_ok & meta_q.w_rdy)
+        # A new vector at most every ``rows`` cycles (the array's ``x_pending``).
+        rows = self.config.array.rows
+        x_wait = Signal(range(rows))
+        first = a_index == 0
+        m.d.comb += mv.issue.eq(act_q.r_rdy & a_head.matvec & mv.mode & mv.x_ok & meta_q.w_rdy
+                                & (~first | (x_wait == 0)))
+        with m.If(mv.issue & first):
+            m.d.sync += x_wait.eq(rows - 1)
+        with m.Elif(x_wait != 0):
+            m.d.sync += x_wait.eq(x_wait - 1)
         tile_meta = Signal(meta_layout)
         m.d.comb += [
             self.tile.addr.eq(a_head.weight_addr + a_index),
             self.tile.en.eq(mv.issue),
             array.stream.issue.eq(mv.issue),
-            array.stream.first.eq(a_index == 0),
+            array.stream.first.eq(first),
             array.stream.x.eq(mv.x),
             array.stream.tile.eq(self.tile.data),
             tile_meta.acc_addr.eq(a_head.acc_addr + a_index),

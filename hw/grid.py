@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from amaranth.hdl import Module, unsigned
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,7 +40,8 @@ class PERow(wiring.Component):
         ``None`` elaborates real :class:`ProcessingElement` submodules (simulatable). A module
         name instantiates that separately converted Verilog module instead (fast conversion).
     stream : bool
-        PEs with the weight-streaming mode (:class:`ProcessingElement`); adds ``stream_mode``,
+        PEs with the weight-streaming mode (:class:`ProcessingElement`); adds ``stream_mode``
+        (registered once in the row, so that no net fans out to every PE of the array),
         ``x_in`` (the row's vector element, to every PE) and ``direct_in`` (one weight per PE).
 
     Members
@@ -92,6 +93,9 @@ class PERow(wiring.Component):
         weight_in = _view(fmt.weight_shape, cols, self.weight_in)
         weight_out = _view(fmt.weight_shape, cols, self.weight_out)
         act, swap = self.act_in, self.swap_in
+        if self.stream:
+            mode = Signal(name="stream_mode_q")
+            m.d.sync += mode.eq(self.stream_mode)
         for c in range(cols):
             pe = ProcessingElement(self.config.fmt, multiplier=self.config.multiplier,
                                    stream=self.stream)
@@ -110,7 +114,7 @@ class PERow(wiring.Component):
             ]
             if self.stream:
                 direct = _view(fmt.weight_shape, cols, self.direct_in)
-                m.d.comb += [pe.stream_mode.eq(self.stream_mode), pe.x_in.eq(self.x_in),
+                m.d.comb += [pe.stream_mode.eq(mode), pe.x_in.eq(self.x_in),
                              pe.direct_in.eq(direct[c])]
             act, swap = pe.act_out, pe.swap_out
         return m

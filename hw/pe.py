@@ -27,9 +27,10 @@ class ProcessingElement(wiring.Component):
 
     With ``stream`` the PE also has a *weight-streaming* mode for MATVEC (GEMV): while
     ``stream_mode`` is set, the active weight takes ``direct_in`` (this PE's byte of a tile
-    straight from the tile buffer) every cycle and the multiplier takes the row's vector
-    element ``x_in`` instead of the activation from the left. Two multiplexers and no register
-    more; without ``stream`` the PE is unchanged.
+    straight from the tile buffer) every cycle, and the activation register takes ``x_in``
+    (the row's vector element) instead of ``act_in``, so the right neighbour multiplies by
+    the vector. Both multiplexers sit in front of registers, not between a register and the
+    multiplier; without ``stream`` the PE is unchanged.
 
     Parameters
     ----------
@@ -65,7 +66,7 @@ class ProcessingElement(wiring.Component):
     stream_mode : In(1)
         Weight-streaming mode (``stream`` only).
     x_in : In(fmt.act_shape)
-        The row's vector element, multiplied in streaming mode (``stream`` only).
+        The row's vector element, into ``act_out`` in streaming mode (``stream`` only).
     direct_in : In(fmt.weight_shape)
         Loaded into the active weight at the end of every streaming cycle (``stream`` only).
 
@@ -112,19 +113,19 @@ class ProcessingElement(wiring.Component):
         psum = Signal(fmt.psum_shape, reset_less=True)
         act = Signal(fmt.act_shape, reset_less=True)
         # The active weight register and the registered product belong to the multiplier.
-        operand, weight_next, load = self.act_in, shadow, self.swap_in
+        weight_next, load, act_next = shadow, self.swap_in, self.act_in
         if self.stream:
-            operand = Mux(self.stream_mode, self.x_in, self.act_in)
             weight_next = Mux(self.stream_mode, self.direct_in, shadow)
             load = self.swap_in | self.stream_mode
-        product = multiplier(self.multiplier, fmt).build(m, operand, weight_next, load)
+            act_next = Mux(self.stream_mode, self.x_in, self.act_in)
+        product = multiplier(self.multiplier, fmt).build(m, self.act_in, weight_next, load)
 
         with m.If(self.weight_shift):
             m.d.sync += shadow.eq(self.weight_in)
 
         m.d.sync += [
             psum.eq(fmt.accumulate(self.psum_in, product)),
-            act.eq(self.act_in),
+            act.eq(act_next),
             self.swap_out.eq(self.swap_in),
         ]
         m.d.comb += [

@@ -21,7 +21,8 @@ calibrated latencies instead of signals:
   previous tile's vectors), ``rows`` cycles when the array was idle; results are complete
   ``rows + cols + 1`` cycles (array latency) plus write-back after the last vector.
 * **MATVEC**: its vector is read (:attr:`Timing.matvec_start` cycles after dispatch, or after
-  the previous MATVEC's last tile), then its tiles stream one per cycle; results are complete
+  the previous MATVEC's last tile; at least ``rows`` cycles after the previous MATVEC's first
+  tile), then its tiles stream one per cycle; results are complete
   ``rows + 3`` cycles plus write-back after the last tile. Between a MATMUL and a MATVEC the
   array drains: the later one starts after the earlier one's results are written back.
 * **HALT**: DONE when every unit has finished.
@@ -401,6 +402,7 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
     leaves_queue: list[float] = []   # when each MATMUL's last vector left the compute queue
     stream_end, tile_start = 0.0, -1e9
     streaming, compute_done = False, 0.0     # the array's mode, the last result written
+    vector_start = -1e9                      # the last MATVEC's first tile
     busy = 0
 
     def request_time(k: int) -> float | None:
@@ -484,7 +486,9 @@ def predict_cycles(instructions, config: SystoleConfig, prog_addr: int,
             busy += f["rows"]
             done = compute_done = stream_end + config.array.latency + t.writeback
         elif op == Opcode.MATVEC:
-            first = max(dispatch, stream_end) + t.matvec_start
+            # A new vector at most every ``rows`` cycles (it must reach the last row first).
+            first = max(max(dispatch, stream_end) + t.matvec_start, vector_start + rows)
+            vector_start = first
             if not streaming:    # the array drains and enters streaming mode first
                 first = max(first, compute_done + 1)
                 streaming = True

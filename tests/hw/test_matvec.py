@@ -164,3 +164,32 @@ def test_decode_errors(config, bad, code):
     assert run.registers["ERROR_PC"] == 16
     golden = GoldenMachine(config).run(image, 0)
     assert (golden.error, golden.error_pc) == (code, 16)
+
+
+def test_short_matvecs_with_new_vectors_on_a_taller_array():
+    """One-tile MATVECs, each with another vector, on an 8 x 4 array: a vector reaches the
+    last row 8 cycles after the first, longer than a MATVEC takes, so the compute unit spaces
+    new vectors ``rows`` cycles apart (without that, rows 4-7 took the next vector)."""
+    config = CONFIG.with_array(8, 4)
+    rng = np.random.default_rng(11)
+    xs = rng.integers(-128, 128, (6, 8), dtype=np.int8)
+    tiles = rng.integers(-128, 128, (6, 8, 4), dtype=np.int8)
+    program = [
+        encode("LOAD", buffer=0, buf_addr=0, rows=6, mem_addr=X_ADDR, stride=WORD),
+        encode("LOAD", buffer=3, buf_addr=0, rows=6, mem_addr=T_ADDR, stride=WORD,
+               push_next=1),
+    ]
+    program += [encode("MATVEC", act_addr=i, tile_addr=i, acc_addr=i, tiles=1,
+                       pop_prev=int(i == 0), push_next=int(i == 5)) for i in range(6)]
+    program += [encode("STORE", acc_addr=0, rows=6, mem_addr=C_ADDR, stride=WORD, pop_prev=1),
+                encode("HALT")]
+    image = np.zeros(0x4000, np.uint8)
+    for i in range(6):
+        image[X_ADDR + WORD * i:X_ADDR + WORD * i + 8] = xs[i].view(np.uint8)
+        image[T_ADDR + WORD * i:T_ADDR + WORD * i + 32] = tiles[i].reshape(-1).view(np.uint8)
+    for index, word in enumerate(program):
+        image[16 * index:16 * index + 16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
+    run = run_chip(config, image, 0)
+    want = np.einsum("tk,tkn->tn", xs.astype(np.int64), tiles.astype(np.int64))
+    np.testing.assert_array_equal(results(run.memory, 6), want.astype(np.int32))
+    check_against_golden(config, image, run)
