@@ -53,7 +53,8 @@ _SEMANTICS = {
         "are added to it (wrapping). The array takes one tile per cycle: every PE gets its "
         "weight straight from the tile buffer and the vector stays in the rows, so a GEMV "
         "(M = 1) runs at `R * C` bytes of weights per cycle instead of one tile row. Between "
-        "a MATMUL and a MATVEC the array drains (about `R + C` cycles)."),
+        "a MATMUL and a MATVEC the array drains (about `R + C` cycles), and a MATVEC starts "
+        "at least `R` cycles after the previous one (only MATVECs of fewer tiles notice)."),
     isa.Opcode.STORE: (
         "Copies `rows` accumulator words to memory: word `acc_addr + r` goes to "
         "`mem_addr + r * stride`, rows in order. An accumulator word holds `C` little-endian "

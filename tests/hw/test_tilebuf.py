@@ -1,6 +1,6 @@
-"""The tile buffer alone: beat writes from every DMA channel, whole-tile reads with row ``r``
-``r + 1`` cycles after the read, for rows narrower and wider than a memory beat and rows
-padded to their power-of-two pitch."""
+"""The tile buffer alone: beat writes from every DMA channel (in effect a cycle late),
+whole-tile reads with row ``r`` ``r + 1`` cycles after the read, for rows narrower and wider
+than a memory beat and rows padded to their power-of-two pitch."""
 
 from dataclasses import replace
 
@@ -50,6 +50,8 @@ def test_tiles_written_by_beats_read_row_skewed(config):
             await ctx.tick()
             for port in dut.load:
                 ctx.set(port.en, 0)
+        # Writes take effect a cycle late (registered).
+        await ctx.tick()
         # One tile read per cycle, in reverse order; sample every cycle.
         reads = list(range(depth))[::-1]
         for cycle in range(depth + rows + 2):
