@@ -213,3 +213,11 @@ def test_default_128_cubed_keeps_the_array_busy():
     assert report.ok, report.text()
     assert report.array_busy_cycles == 128 * 8 * 8
     assert report.utilization > 0.9, report.text()
+
+
+def test_run_refuses_matvec_without_a_tile_buffer(capsys):
+    from systole.cli import main
+
+    assert main(["run", "--preset", "icebreaker", "--m", "1", "--k", "8", "--n", "8",
+                 "--mapping", "matvec"]) == 2
+    assert "'icebreaker' has no tile buffer (buffers.tile_depth is 0)" in capsys.readouterr().err
