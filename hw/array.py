@@ -70,8 +70,8 @@ class SystolicArray(wiring.Component):
     stream : In(StreamSignature(config)) (``streaming`` only)
         ``mode``: weight-streaming mode (a level); ``issue``: a tile was read from the tile
         buffer this cycle (its row ``r`` arrives on ``tile`` ``r + 1`` cycles later);
-        ``first``: with ``issue``, the first tile of a vector, which is on ``x`` in the same
-        cycle; ``tile``: the tile buffer's banks, row-major.
+        ``first``: with ``issue``, the first tile of a new vector; ``x``: the vector of the
+        tile, with every ``issue``; ``tile``: the tile buffer's banks, row-major.
 
     Latency
     -------
