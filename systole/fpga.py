@@ -71,6 +71,12 @@ class FpgaReport:
     retries: list = field(default_factory=list)
     utilisation: dict = field(default_factory=dict)
     critical_paths: list = field(default_factory=list)
+    #: Timing endpoints (flip-flop, block-RAM and DSP inputs) slower than the target clock's
+    #: period, and how many there are in all (``None``: no detailed timing report).
+    failing_endpoints: int | None = None
+    endpoints: int | None = None
+    #: The blocks that hold the most failing endpoints (:func:`failing_blocks`).
+    failing_blocks: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +102,11 @@ class FpgaReport:
                             else "no clock of this board is slow enough"))
         for path in self.critical_paths:
             lines.append(f"  critical path {path['ns']:.2f} ns: {path['from']} -> {path['to']}")
+        if self.failing_endpoints:
+            lines.append(f"  {self.failing_endpoints} of {self.endpoints} timing endpoints fail "
+                         f"{1e3 / self.target_mhz:.2f} ns; most in:")
+            lines += [f"    {block['endpoints']:>5} {block['block']} (worst {block['ns']:.2f} ns)"
+                      for block in self.failing_blocks]
         lines.append(f"  bitstream {self.bitstream}")
         return "\n".join(lines)
 
@@ -213,6 +224,45 @@ def critical_paths(report: dict, limit: int = 5) -> list[dict]:
     return sorted(paths, key=lambda path: -path["ns"])[:limit]
 
 
+#: A mapped cell's name is the signal it drives with the cell type appended by yosys.
+_MAPPED_SUFFIX = re.compile(r"_(TRELLIS|LUT4|CCU2C|PFUMX|L6MUX21|DP16KD|MULT18X18D|SB_|ICESTORM)"
+                            r".*$")
+
+
+def endpoint_delays(report: dict) -> dict[tuple[str, str], float]:
+    """The slowest path into each timing endpoint ``(cell, port)``, in ns, from the
+    ``detailed_net_timings`` of nextpnr's ``--report`` JSON (``--detailed-timing-report``)."""
+    delays: dict[tuple[str, str], float] = {}
+    for net in report.get("detailed_net_timings", []):
+        for end in net.get("endpoints", []):
+            delay = end["delay"]
+            delay = max(delay) if isinstance(delay, list) else delay
+            key = (end["cell"], end["port"])
+            delays[key] = max(delay, delays.get(key, 0.0))
+    return delays
+
+
+def block_of(cell: str, depth: int = 4) -> str:
+    """The design block a mapped cell belongs to: its hierarchical name without the signal and
+    yosys' cell suffix, at most ``depth`` levels (``soc.chip.store_dma.channel0``). A field of a
+    structured signal reads like a level too (``soc.chip.load_dma.desc``)."""
+    path = _MAPPED_SUFFIX.sub("", cell).split(".")[:-1]
+    return ".".join(path[:depth]) or "(top)"
+
+
+def failing_blocks(delays: dict[tuple[str, str], float], period_ns: float,
+                   limit: int = 8) -> list[dict]:
+    """The blocks with the most endpoints slower than ``period_ns``:
+    ``{"block", "endpoints", "ns"}`` (``ns``: the block's slowest), most endpoints first."""
+    blocks: dict[str, list[float]] = {}
+    for (cell, _port), delay in delays.items():
+        if delay > period_ns:
+            blocks.setdefault(block_of(cell), []).append(delay)
+    ranked = sorted(blocks.items(), key=lambda item: (-len(item[1]), -max(item[1]), item[0]))
+    return [{"block": block, "endpoints": len(found), "ns": round(max(found), 2)}
+            for block, found in ranked[:limit]]
+
+
 def _count_ffs_ice40(report: str) -> int:
     """Flip-flops of an iCE40 design: SB_DFF* cells in the last yosys statistics (each cell
     type once: the top module and the hierarchy total repeat the same list)."""
@@ -275,8 +325,10 @@ def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
     88.32, 87.73 and 88.21 MHz on seeds 1 to 3, against 84.43, 83.25 and 84.37 MHz with
     nextpnr's default router2, which was needed while the DSPs were placed freely and the
     routing congested (docs/fpga.md)."""
-    # The timing report (critical paths, JSON) is written next to the log.
-    opts = f"--seed {seed} --timing-allow-fail --report systole.report.json"
+    # The timing report (critical paths and every endpoint's slowest path, JSON) is written
+    # next to the log.
+    opts = (f"--seed {seed} --timing-allow-fail --report systole.report.json "
+            "--detailed-timing-report")
     words = extra.split()
     if family == "ecp5" and not any(word.startswith("--placer") for word in words):
         opts += " --placer static"
@@ -434,7 +486,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         used["ffs"] = _count_ffs_ice40((build_dir / "systole.rpt").read_text())
     target = top.clock_hz / 1e6
     report_path = build_dir / "systole.report.json"
-    paths = critical_paths(json.loads(report_path.read_text())) if report_path.exists() else []
+    timing = json.loads(report_path.read_text()) if report_path.exists() else {}
+    delays = endpoint_delays(timing)
+    period = 1e3 / (top.clock_hz / 1e6)
     clock = min(fmax.values()) if fmax else None
     bitstream = build_dir / ("systole.bit" if family == "ecp5" else "systole.bin")
     report = FpgaReport(
@@ -447,7 +501,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         fastest_clock_mhz=None if clock is None else board.fastest_clock_mhz(clock),
         router=_router(opts["nextpnr_opts"]) if family == "ecp5" else None, retries=retries,
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
-        critical_paths=paths)
+        critical_paths=critical_paths(timing),
+        failing_endpoints=sum(delay > period for delay in delays.values()) if delays else None,
+        endpoints=len(delays) or None, failing_blocks=failing_blocks(delays, period))
     # A bitstream that runs the design faster than it closes timing is not programmed: on a
     # board it would compute wrong results (the CLI says so and fails).
     if program and report.timing_met:

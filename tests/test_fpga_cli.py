@@ -7,11 +7,14 @@ import pytest
 from systole.cli import main
 from systole.fpga import (
     _count_ffs_ice40,
+    block_of,
     buffer_collision_script,
     build_fpga,
     critical_paths,
     dsp_placement_script,
     dsp_sites,
+    endpoint_delays,
+    failing_blocks,
     nextpnr_options,
     parse_nextpnr_log,
 )
@@ -67,7 +70,8 @@ def test_fpga_options(capsys):
 
 
 def test_nextpnr_options():
-    base = "--seed 3 --timing-allow-fail --report systole.report.json"
+    base = ("--seed 3 --timing-allow-fail --report systole.report.json "
+            "--detailed-timing-report")
     assert nextpnr_options("ecp5", 3) == f"{base} --placer static --router router1"
     assert nextpnr_options("ice40", 3) == base
     # Placer options given by hand replace the ECP5 default placer (HeAP is nextpnr's own).
@@ -111,6 +115,35 @@ def test_critical_paths_from_the_nextpnr_report():
     assert critical_paths(report) == [
         {"ns": 12.25, "from": "seq.span", "to": "seq.ff"},
         {"ns": 3.5, "from": "dma.extent", "to": "dma.ff"}]
+
+
+def test_failing_endpoints_by_block():
+    """Each endpoint counts once, with its slowest path; blocks are ranked by how many of their
+    endpoints fail the period."""
+    def net(driver, *ends):
+        return {"driver": driver, "endpoints": [
+            {"cell": cell, "port": port, "delay": delay} for cell, port, delay in ends]}
+    report = {"detailed_net_timings": [
+        net("a", ("soc.chip.tokens.count_TRELLIS_FF_Q_1", "M", [8.1, 8.4]),
+            ("soc.chip.tokens.count_TRELLIS_FF_Q_2", "CE", 7.9)),
+        net("b", ("soc.chip.tokens.count_TRELLIS_FF_Q_1", "M", [6.0, 6.5]),
+            ("soc.chip.sequencer.span_TRELLIS_FF_Q_3", "DI", [9.9, 9.95]),
+            ("soc.chip.tokens.count_TRELLIS_FF_Q_2", "M", [8.0, 8.2])),
+        net("c", ("soc.bram0.mem.0.54", "ADA3", [3.0, 3.1]))]}
+    delays = endpoint_delays(report)
+    assert delays == {("soc.chip.tokens.count_TRELLIS_FF_Q_1", "M"): 8.4,
+                      ("soc.chip.tokens.count_TRELLIS_FF_Q_2", "CE"): 7.9,
+                      ("soc.chip.sequencer.span_TRELLIS_FF_Q_3", "DI"): 9.95,
+                      ("soc.chip.tokens.count_TRELLIS_FF_Q_2", "M"): 8.2,
+                      ("soc.bram0.mem.0.54", "ADA3"): 3.1}
+    assert failing_blocks(delays, 8.0) == [
+        {"block": "soc.chip.tokens", "endpoints": 2, "ns": 8.4},
+        {"block": "soc.chip.sequencer", "endpoints": 1, "ns": 9.95}]
+    assert failing_blocks(delays, 10.0) == []
+    assert block_of("soc.chip.store_dma.channel0.pending.r_rdy_TRELLIS_FF_Q") == (
+        "soc.chip.store_dma.channel0")
+    assert block_of("busy_TRELLIS_FF_Q") == "(top)"
+    assert endpoint_delays({}) == {}
 
 
 def test_buffer_collision_script_names_the_buffers():
