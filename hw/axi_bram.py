@@ -108,7 +108,6 @@ class AxiBram(wiring.Component):
             m.d.comb += addr.eq(burst_addr)
             host_write = Signal()
             host_data = Signal(8)
-            host_word = Signal(p.data_width)
         burst_id = Signal(p.id_width)
         remaining = Signal(9)                     # beats still to read from the memory
         r_last = Signal()
@@ -117,8 +116,11 @@ class AxiBram(wiring.Component):
 
         if self.pipelined:
             # A register stage after the read port: R's data and last come from registers,
-            # not from the block RAMs' output multiplexer.
+            # not from the block RAMs' output multiplexer. A host read's word goes through
+            # the same register (no burst is in progress then), so that each block RAM output
+            # drives one flip-flop.
             r_data, r_last_out = Signal(p.data_width), Signal()
+            host_word = r_data
         else:
             r_data, r_last_out = read.data, r_last
         m.d.comb += [axi.r.payload.data.eq(r_data), axi.r.payload.id.eq(burst_id),

@@ -53,8 +53,9 @@ class BufferReader(wiring.Component):
 
     Latency
     -------
-    A request accepted at cycle t is at the FIFO output at t + 1 + ``latency`` at the
-    earliest. Initiation interval 1.
+    A request accepted in cycle t is at the FIFO output in cycle t + 2 + ``latency`` at the
+    earliest (the read, ``latency`` cycles to its data, a cycle into the FIFO and one into its
+    output register). Initiation interval 1.
     """
 
     def __init__(self, addr_width: int, data_width: int, meta, *, depth: int | None = None,
@@ -79,12 +80,14 @@ class BufferReader(wiring.Component):
         stages = [(Signal(name=f"in_flight{suffix}"),
                    Signal.like(self.req.payload.meta, name=f"in_flight_meta{suffix}"))
                   for suffix in suffixes]
-        reads = stages[0][0]
-        for valid, _ in stages[1:]:
-            reads = reads + valid
+        # Words the FIFO can still take beyond those in it and in flight, in a register of
+        # its own (depth - level - reads at all times), so that ``req.ready`` is one compare
+        # of a register and not the FIFO's level plus the reads in flight.
+        room = Signal(range(self.depth + 1), init=self.depth)
         accept = Signal()
+        m.d.sync += room.eq(room - accept + (self.resp.valid & self.resp.ready))
         m.d.comb += [
-            self.req.ready.eq(words.level + reads < self.depth),
+            self.req.ready.eq(room != 0),
             accept.eq(self.req.valid & self.req.ready),
             self.port.addr.eq(self.req.payload.addr),
             self.port.en.eq(accept),

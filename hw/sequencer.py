@@ -58,7 +58,8 @@ class Sequencer(wiring.Component):
         Instruction ring read port.
     load, compute, store : Out(stream.Signature(..._cmd_layout()))
     unit_errors : In(stream.Signature(unit_error_layout(), always_ready=True)).array(2)
-        Bus errors reported by the load and store units.
+        Bus errors reported by the load and store units; registered, they stop the run a
+        cycle after the report.
     units_idle : In(1)
     busy, done, error : Out(1)
         ``done`` pulses once per run; ``error`` holds until the next start.
@@ -110,6 +111,10 @@ class Sequencer(wiring.Component):
         running = Signal()     # fetching and decoding
         stopping = Signal()    # HALT or error seen: wait for the units
         m.d.comb += self.busy.eq(running | stopping)
+
+        reported = [(Signal(name=f"unit_error{i}_valid"),
+                     Signal(unit_error_layout(), name=f"unit_error{i}"))
+                    for i in range(len(self.unit_errors))]
 
         def fail(code, pc):
             """Record the first error and stop dispatching."""
@@ -272,11 +277,14 @@ class Sequencer(wiring.Component):
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
         addr_big = mem_addr[aw:].any() if aw < len(mem_addr) else False
         if cfg.check_registers:
-            mem_end = Signal(aw + 1)          # mem_addr + row_bytes (registered in CHECK)
-            end = mem_end + span
+            # The bytes left after the first row, mem.size - (mem_addr + row_bytes), registered
+            # in CHECK (negative when the first row already passes the end), so that CLASSIFY
+            # holds one compare and no adder: the end passes mem.size when span > room.
+            room = Signal(range(-(1 << (aw + 1)), mem.size + 1))
+            beyond = span > room
         else:
-            end = mem_addr[:aw] + span + row_bytes
-        out_of_memory = moves_data & (span_big | addr_big | (end > mem.size))
+            beyond = mem_addr[:aw] + span + row_bytes > mem.size
+        out_of_memory = moves_data & (span_big | addr_big | beyond)
 
         # Commands for the units.
         flags = {flag: getattr(header, flag) for flag in FLAGS}
@@ -421,7 +429,7 @@ class Sequencer(wiring.Component):
                 m.d.sync += [span.eq(mul_rows_m1 * mul_stride),
                              span_big.eq(mul_stride_big & mul_rows_m1.any())]
                 if cfg.check_registers:
-                    m.d.sync += mem_end.eq(mem_addr[:aw] + row_bytes)
+                    m.d.sync += room.eq(mem.size - (mem_addr[:aw] + row_bytes))
                 # The checks that do not need the span, registered here for CLASSIFY.
                 m.d.sync += [is_known.eq(known), is_empty.eq(empty),
                              is_out_of_buffer.eq(out_of_buffer), is_misaligned.eq(misaligned)]
@@ -467,13 +475,18 @@ class Sequencer(wiring.Component):
             with m.State("DRAIN"):
                 m.d.sync += [running.eq(0), fetch_on.eq(0)]
                 # Outstanding fetches must land before the ring can be reused.
-                with m.If(self.units_idle & (fetching == 0) & ~self.fetch_cmd.valid):
+                with m.If(self.units_idle & (fetching == 0) & ~self.fetch_cmd.valid
+                          & ~Cat(*(valid for valid, _ in reported)).any()):
                     m.d.sync += stopping.eq(0)
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
 
-        for error in self.unit_errors:
-            with m.If(error.valid & ~self.error & self.busy):
-                m.d.sync += fail(error.payload.code, error.payload.pc)
+        # The units' bus errors stop the run a cycle after they are reported: registered here
+        # first, so that a DMA's completion logic ends at a flip-flop (through the unit into
+        # ERROR_PC it was the ULX3S build's longest path). DRAIN waits for them.
+        for error, (valid, payload) in zip(self.unit_errors, reported, strict=True):
+            m.d.sync += [valid.eq(error.valid), payload.eq(error.payload)]
+            with m.If(valid & ~self.error & self.busy):
+                m.d.sync += fail(payload.code, payload.pc)
         return m
 

@@ -187,6 +187,27 @@ def test_misaligned_program_address():
     assert not run.memory[C_ADDR:C_ADDR + 64].any()
 
 
+@pytest.mark.parametrize("check_registers", [True, False])
+@pytest.mark.parametrize("rows,stride", [(2, WORD), (3, 3 * WORD)])
+def test_memory_range_boundary(check_registers, rows, stride):
+    """A STORE whose last row ends on the last byte of memory is legal and written; one word
+    further is MEMORY_RANGE and writes nothing, with and without the check registers."""
+    size = CONFIG.memory.size
+    last_fits = size - (rows - 1) * stride - WORD
+    a, b = operands(3, seed=5)
+    config = replace(CONFIG, check_registers=check_registers)
+    for mem_addr, code in ((last_fits, ErrorCode.NONE), (last_fits + WORD, ErrorCode.MEMORY_RANGE)):
+        store = encode("STORE", acc_addr=0, rows=rows, mem_addr=mem_addr, stride=stride)
+        run = run_chip(config, image_with(gemm_program(3, extra=[store]), a, b), 0)
+        assert run.registers["ERROR_CODE"] == code
+        written = np.stack([run.memory[mem_addr + stride * i:][:16].view(np.int32)
+                            for i in range(rows) if mem_addr + stride * i < size])
+        if code == ErrorCode.NONE:
+            np.testing.assert_array_equal(written, matmul_int32(a, b)[:rows])
+        else:
+            assert not written.any()
+
+
 @pytest.mark.parametrize("mode", ["fixed", "timing"])
 def test_stall_breakdown_adds_up_to_cycles(mode):
     a, b = operands(9)
