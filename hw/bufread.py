@@ -44,6 +44,10 @@ class BufferReader(wiring.Component):
     latency : int
         Cycles from a read's ``en`` to its data on ``port.data``: 1, or 2 for a port whose
         data is registered once more.
+    room_register : bool
+        Keep the room left for reads in a register of its own (default), so that
+        ``req.ready`` is one compare of a register; ``False`` compares the FIFO's level plus
+        the reads in flight with ``depth`` (fewer logic cells). Same behaviour.
 
     Members
     -------
@@ -59,8 +63,9 @@ class BufferReader(wiring.Component):
     """
 
     def __init__(self, addr_width: int, data_width: int, meta, *, depth: int | None = None,
-                 latency: int = 1):
+                 latency: int = 1, room_register: bool = True):
         check_choice("latency", latency, (1, 2))
+        self.room_register = room_register
         self.depth = 3 + latency if depth is None else depth
         self.latency = latency
         self.req_layout = data.StructLayout({"addr": addr_width, "meta": meta})
@@ -80,14 +85,19 @@ class BufferReader(wiring.Component):
         stages = [(Signal(name=f"in_flight{suffix}"),
                    Signal.like(self.req.payload.meta, name=f"in_flight_meta{suffix}"))
                   for suffix in suffixes]
-        # Words the FIFO can still take beyond those in it and in flight, in a register of
-        # its own (depth - level - reads at all times), so that ``req.ready`` is one compare
-        # of a register and not the FIFO's level plus the reads in flight.
-        room = Signal(range(self.depth + 1), init=self.depth)
+        # Words the FIFO can still take beyond those in it and in flight (with
+        # ``room_register``: a register that holds depth - level - reads at all times).
         accept = Signal()
-        m.d.sync += room.eq(room - accept + (self.resp.valid & self.resp.ready))
+        if self.room_register:
+            room = Signal(range(self.depth + 1), init=self.depth)
+            m.d.sync += room.eq(room - accept + (self.resp.valid & self.resp.ready))
+            m.d.comb += self.req.ready.eq(room != 0)
+        else:
+            reads = stages[0][0]
+            for valid, _ in stages[1:]:
+                reads = reads + valid
+            m.d.comb += self.req.ready.eq(words.level + reads < self.depth)
         m.d.comb += [
-            self.req.ready.eq(room != 0),
             accept.eq(self.req.valid & self.req.ready),
             self.port.addr.eq(self.req.payload.addr),
             self.port.en.eq(accept),

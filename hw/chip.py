@@ -58,7 +58,7 @@ class SystoleChip(wiring.Component):
         m.submodules.csr = csr = ControlRegisters(rows=array.rows, cols=array.cols,
                                                   stall_counters=cfg.stall_counters)
         m.submodules.sequencer = seq = Sequencer(cfg)
-        m.submodules.tokens = tokens = TokenQueues()
+        m.submodules.tokens = tokens = TokenQueues(registered=cfg.registered_control)
         m.submodules.load_unit = load_unit = DmaUnit(cfg, store=False)
         m.submodules.store_unit = store_unit = DmaUnit(cfg, store=True)
         m.submodules.compute = compute = ComputeUnit(cfg, row_module=self.row_module)
@@ -69,7 +69,8 @@ class SystoleChip(wiring.Component):
                                                      range_checks=False)
         m.submodules.store_dma = store_dma = DmaEngine(
             bmap.store_memory, store=True, range_checks=False,
-            buffer_latency=2 if cfg.registered_acc_reads else 1)
+            buffer_latency=2 if cfg.registered_acc_reads else 1,
+            room_register=cfg.registered_control)
         m.submodules.buffers = buffers = ChipBuffers(cfg)
         # For testbenches that observe the blocks (token traffic, unit states).
         self.parts = {"sequencer": seq, "tokens": tokens, "load_unit": load_unit,

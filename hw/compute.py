@@ -134,7 +134,8 @@ class ComputeUnit(wiring.Component):
         # Reads of two cycles with registered_operand_reads (a word more of read-ahead).
         read_latency = 2 if self.config.registered_operand_reads else 1
         m.submodules.weight_reader = weight_reader = BufferReader(
-            len(self.weight.addr), len(self.weight.data), 1, latency=read_latency)
+            len(self.weight.addr), len(self.weight.data), 1, latency=read_latency,
+            room_register=self.config.registered_control)
         wiring.connect(m, weight_reader.port, wiring.flipped(self.weight))
         w_head = data.View(cmd_layout, weight_q.r_data)
         w_index = Signal(range(max(rows, 2)))
@@ -161,7 +162,8 @@ class ComputeUnit(wiring.Component):
             "push_prev": 1, "push_next": 1, **({"x": 1} if matvec else {}),
         })
         m.submodules.act_reader = act_reader = BufferReader(
-            len(self.act.addr), len(self.act.data), meta_layout, latency=read_latency)
+            len(self.act.addr), len(self.act.data), meta_layout, latency=read_latency,
+            room_register=self.config.registered_control)
         wiring.connect(m, act_reader.port, wiring.flipped(self.act))
         a_head = data.View(cmd_layout, act_q.r_data)
         a_index = Signal.like(a_head.rows)

@@ -226,7 +226,7 @@ class BufferConfig:
 
 #: The yes/no parameters of :class:`SystoleConfig` (``to_dict`` names those not at their default).
 _OPTIONS = ("postproc", "stall_counters", "check_registers", "registered_acc_reads",
-            "registered_operand_reads")
+            "registered_operand_reads", "registered_control")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,6 +270,14 @@ class SystoleConfig:
         more before a MATMUL's first vector when the read-ahead is empty (a program's first
         MATMUL), hidden behind the read-ahead otherwise; the cycle model leaves it out. On the
         ``ulx3s`` presets only.
+    registered_control : bool
+        Decide four control handshakes from registers (some 110 flip-flops): the buffer
+        readers keep their room in a register, the token queues register the push and pop
+        pulses before their counters, and the sequencer registers the units' bus errors before
+        they stop the run. The ULX3S build's failing endpoints fell from 475 to 284 with these
+        and the memory check's registered room (``check_registers``). Same cycle counts,
+        except that a bus error stops the run a cycle after its report. ``False``: the
+        iCEBreaker, whose placer found no legal placement on three seeds with them.
     """
 
     name: str = "custom"
@@ -281,6 +289,7 @@ class SystoleConfig:
     check_registers: bool = True
     registered_acc_reads: bool = False
     registered_operand_reads: bool = False
+    registered_control: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -435,9 +444,10 @@ PRESETS: dict[str, SystoleConfig] = {
                                 # (4, two beats each, took some 500 flip-flops).
                                 buffers=BufferConfig(act_depth=64, weight_depth=16,
                                                      acc_depth=64, instr_depth=32),
-                                # Nor room for the stall counters or the check registers.
+                                # Nor room for the stall counters or the check and
+                                # control registers.
                                 postproc=False, stall_counters=False,
-                                check_registers=False),
+                                check_registers=False, registered_control=False),
 }
 
 

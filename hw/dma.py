@@ -87,6 +87,9 @@ class DmaEngine(wiring.Component):
     buffer_latency : int
         Store engines: cycles from a buffer read to its data, 1 or 2 (a buffer that registers
         its read data). Loads write the buffer and take only 1.
+    room_register : bool
+        Store engines: the buffer readers' ``room_register``
+        (:class:`~.bufread.BufferReader`).
 
     Members
     -------
@@ -110,13 +113,14 @@ class DmaEngine(wiring.Component):
     """
 
     def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True,
-                 buffer_latency: int = 1):
+                 buffer_latency: int = 1, room_register: bool = True):
         check_choice("buffer_latency", buffer_latency, (1, 2) if store else (1,))
         self.config = config
         self.store = store
         self.range_checks = range_checks
         buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
-        self._channels = [WriteChannel(config, buffer_latency=buffer_latency) if store
+        self._channels = [WriteChannel(config, buffer_latency=buffer_latency,
+                                       room_register=room_register) if store
                           else ReadChannel(config) for _ in range(config.channels)]
         super().__init__({
             "cmd": In(stream.Signature(descriptor_layout(config))),

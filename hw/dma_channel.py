@@ -179,6 +179,8 @@ class WriteChannel(wiring.Component):
     buffer_latency : int
         Cycles from a buffer read's ``en`` to its data: 1, or 2 for a buffer that registers
         its read data (:class:`~.bufread.BufferReader`).
+    room_register : bool
+        The buffer reader's ``room_register``.
 
     Latency
     -------
@@ -186,9 +188,11 @@ class WriteChannel(wiring.Component):
     acceptance (buffer read, FIFO); W may lead AW, as AXI4 allows. One beat per cycle.
     """
 
-    def __init__(self, config: MemoryConfig, *, buffer_latency: int = 1):
+    def __init__(self, config: MemoryConfig, *, buffer_latency: int = 1,
+                 room_register: bool = True):
         self.config = config
         self.buffer_latency = buffer_latency
+        self.room_register = room_register
         super().__init__({
             "cmd": In(stream.Signature(burst_layout(config))),
             "axi": Out(AxiSignature(config.axi)),
@@ -246,7 +250,8 @@ class WriteChannel(wiring.Component):
         # Read the head burst's beats ahead (BufferReader, as deep as one beat per cycle
         # needs at this read latency), so W runs at one beat per cycle.
         m.submodules.reader = reader = BufferReader(
-            cfg.buffer_addr_width, cfg.data_width, 1, latency=self.buffer_latency)
+            cfg.buffer_addr_width, cfg.data_width, 1, latency=self.buffer_latency,
+            room_register=self.room_register)
         wiring.connect(m, reader.port, wiring.flipped(self.buf))
         head = data.View(meta, pending.r_data)
         beat = Signal(4)

@@ -114,7 +114,7 @@ class Sequencer(wiring.Component):
 
         reported = [(Signal(name=f"unit_error{i}_valid"),
                      Signal(unit_error_layout(), name=f"unit_error{i}"))
-                    for i in range(len(self.unit_errors))]
+                    for i in range(len(self.unit_errors))] if cfg.registered_control else []
 
         def fail(code, pc):
             """Record the first error and stop dispatching."""
@@ -476,7 +476,7 @@ class Sequencer(wiring.Component):
                 m.d.sync += [running.eq(0), fetch_on.eq(0)]
                 # Outstanding fetches must land before the ring can be reused.
                 with m.If(self.units_idle & (fetching == 0) & ~self.fetch_cmd.valid
-                          & ~Cat(*(valid for valid, _ in reported)).any()):
+                          & ~Cat(0, *(valid for valid, _ in reported)).any()):
                     m.d.sync += stopping.eq(0)
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
@@ -484,8 +484,13 @@ class Sequencer(wiring.Component):
         # The units' bus errors stop the run a cycle after they are reported: registered here
         # first, so that a DMA's completion logic ends at a flip-flop (through the unit into
         # ERROR_PC it was the ULX3S build's longest path). DRAIN waits for them.
-        for error, (valid, payload) in zip(self.unit_errors, reported, strict=True):
-            m.d.sync += [valid.eq(error.valid), payload.eq(error.payload)]
+        # Without ``registered_control`` they stop it in the cycle of the report.
+        for index, error in enumerate(self.unit_errors):
+            if cfg.registered_control:
+                valid, payload = reported[index]
+                m.d.sync += [valid.eq(error.valid), payload.eq(error.payload)]
+            else:
+                valid, payload = error.valid, error.payload
             with m.If(valid & ~self.error & self.busy):
                 m.d.sync += fail(payload.code, payload.pc)
         return m

@@ -44,15 +44,16 @@ class TokenQueues(wiring.Component):
     -------
     A pushed token can be popped in the next cycle.
 
-    The pulses are registered before they reach a counter: a queue holds ``count +
-    pushed - popped`` tokens, with ``pushed`` and ``popped`` the last cycle's pulses, and
-    ``*_ready`` is decided from those registers alone. The units' push and pop decisions (DMA
-    completions, handshakes) end at a flip-flop instead of running on through the counter's
-    adder, and the tokens a unit sees are the same in every cycle.
+    With ``registered`` (the default) the pulses are registered before they reach a counter:
+    a queue holds ``count + pushed - popped`` tokens, with ``pushed`` and ``popped`` the last
+    cycle's pulses, and ``*_ready`` is decided from those registers alone. The units' push and
+    pop decisions (DMA completions, handshakes) end at a flip-flop instead of running on
+    through the counter's adder, and the tokens a unit sees are the same in every cycle.
     """
 
-    def __init__(self, width: int = 8):
+    def __init__(self, width: int = 8, *, registered: bool = True):
         self.width = width
+        self.registered = registered
         super().__init__({
             "load": In(TokenSignature()),
             "compute": In(TokenSignature()),
@@ -64,21 +65,28 @@ class TokenQueues(wiring.Component):
         m = Module()
         for name, (producer, push), (consumer, pop) in QUEUES:
             count = Signal(self.width, name=f"{name}_count")
-            pushed = Signal(name=f"{name}_pushed")      # last cycle's pulses
-            popped = Signal(name=f"{name}_popped")
-            ready_flag = "prev_ready" if pop == "pop_prev" else "next_ready"
-            # count + pushed - popped != 0 (a pop never takes a token that is not there).
-            m.d.comb += getattr(getattr(self, consumer), ready_flag).eq(
-                pushed | Mux(popped, count != 1, count != 0))
+            inc = getattr(getattr(self, producer), push)
+            dec = getattr(getattr(self, consumer), pop)
+            ready = getattr(getattr(self, consumer),
+                            "prev_ready" if pop == "pop_prev" else "next_ready")
+            if self.registered:
+                pushed = Signal(name=f"{name}_pushed")      # last cycle's pulses
+                popped = Signal(name=f"{name}_popped")
+                # count + pushed - popped != 0 (a pop never takes a token that is not there).
+                m.d.comb += ready.eq(pushed | Mux(popped, count != 1, count != 0))
+                with m.If(self.clear):
+                    m.d.sync += [pushed.eq(0), popped.eq(0)]
+                with m.Else():
+                    m.d.sync += [pushed.eq(inc), popped.eq(dec)]
+                inc, dec = pushed, popped
+            else:
+                m.d.comb += ready.eq(count != 0)
             with m.If(self.clear):
-                m.d.sync += [count.eq(0), pushed.eq(0), popped.eq(0)]
-            with m.Else():
-                m.d.sync += [pushed.eq(getattr(getattr(self, producer), push)),
-                             popped.eq(getattr(getattr(self, consumer), pop))]
-                with m.If(pushed & ~popped):
-                    m.d.sync += count.eq(count + 1)
-                with m.Elif(popped & ~pushed):
-                    m.d.sync += count.eq(count - 1)
+                m.d.sync += count.eq(0)
+            with m.Elif(inc & ~dec):
+                m.d.sync += count.eq(count + 1)
+            with m.Elif(dec & ~inc):
+                m.d.sync += count.eq(count - 1)
         # The load unit has no previous unit and the store unit no next one.
         m.d.comb += [self.load.prev_ready.eq(1), self.store.next_ready.eq(1)]
         return m

@@ -15,9 +15,9 @@ DEPTH, WIDTH = 64, 16
 class Harness(Elaboratable):
     """A reader in front of a memory whose read data is registered ``latency - 1`` more times."""
 
-    def __init__(self, latency: int, contents: list[int]):
+    def __init__(self, latency: int, contents: list[int], room_register: bool = True):
         self.latency = latency
-        self.reader = BufferReader(6, WIDTH, 8, latency=latency)
+        self.reader = BufferReader(6, WIDTH, 8, latency=latency, room_register=room_register)
         self.contents = contents
 
     def elaborate(self, platform):
@@ -35,13 +35,14 @@ class Harness(Elaboratable):
         return m
 
 
-def run(latency: int, requests: int, p_valid: float, p_ready: float, seed: int):
+def run(latency: int, requests: int, p_valid: float, p_ready: float, seed: int,
+        room_register: bool = True):
     """Issue ``requests`` reads; return the (data, meta) pairs received, the expected pairs and
     the cycles taken."""
     rng = np.random.default_rng(seed)
     contents = [int(x) for x in rng.integers(0, 1 << WIDTH, DEPTH)]
     addrs = [int(x) for x in rng.integers(0, DEPTH, requests)]
-    dut = Harness(latency, contents)
+    dut = Harness(latency, contents, room_register)
     reader = dut.reader
     got, cycles = [], [0]
 
@@ -73,16 +74,19 @@ def run(latency: int, requests: int, p_valid: float, p_ready: float, seed: int):
     return got, expected, cycles[0]
 
 
+@pytest.mark.parametrize("room_register", [True, False])
 @pytest.mark.parametrize("latency", [1, 2])
 @pytest.mark.parametrize("p_valid,p_ready", [(0.7, 0.5), (1.0, 0.3), (0.4, 1.0)])
-def test_every_word_once_in_order_under_stalls(latency, p_valid, p_ready):
-    got, expected, _ = run(latency, 300, p_valid, p_ready, seed=latency)
+def test_every_word_once_in_order_under_stalls(latency, p_valid, p_ready, room_register):
+    got, expected, _ = run(latency, 300, p_valid, p_ready, seed=latency,
+                           room_register=room_register)
     assert got == expected
 
 
+@pytest.mark.parametrize("room_register", [True, False])
 @pytest.mark.parametrize("latency", [1, 2])
-def test_one_word_per_cycle_without_stalls(latency):
-    got, expected, cycles = run(latency, 200, 1.0, 1.0, seed=7)
+def test_one_word_per_cycle_without_stalls(latency, room_register):
+    got, expected, cycles = run(latency, 200, 1.0, 1.0, seed=7, room_register=room_register)
     assert got == expected
     # The first request is accepted in cycle 0, its word is at the FIFO's output in cycle
     # 2 + latency, and the last one 199 cycles later.

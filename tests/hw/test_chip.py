@@ -132,14 +132,15 @@ def test_bad_instruction_stops_before_writing(bad, code):
     assert not run.memory[len(image):].any()
 
 
+@pytest.mark.parametrize("registered_control", [True, False])
 @pytest.mark.parametrize("fault,pc", [(B_ADDR + WORD, 0),   # the first LOAD's read (B)
                                       (C_ADDR + WORD, 48)])  # the STORE's write (C)
-def test_transfer_that_meets_a_bus_error_stops_with_its_address(fault, pc):
+def test_transfer_that_meets_a_bus_error_stops_with_its_address(fault, pc, registered_control):
     """A memory port answers SLVERR to one beat of a LOAD or STORE: BUS_ERROR with that
-    instruction's address."""
+    instruction's address (reported to the sequencer through a register or not)."""
     a, b = operands(3, seed=3)
-    run = run_chip(CONFIG, image_with(gemm_program(3), a, b), 0,
-                   fault_range=(fault, fault + WORD))
+    run = run_chip(replace(CONFIG, registered_control=registered_control),
+                   image_with(gemm_program(3), a, b), 0, fault_range=(fault, fault + WORD))
     assert run.registers["ERROR_CODE"] == ErrorCode.BUS_ERROR
     assert run.registers["ERROR_PC"] == pc
     assert run.registers["STATUS"] & 0b111 == 0b110          # DONE and ERROR, not BUSY
