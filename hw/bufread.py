@@ -87,17 +87,19 @@ class BufferReader(wiring.Component):
                   for suffix in suffixes]
         # Words the FIFO can still take beyond those in it and in flight (with
         # ``room_register``: a register that holds depth - level - reads at all times).
-        accept = Signal()
         if self.room_register:
+            accept = Signal()
             room = Signal(range(self.depth + 1), init=self.depth)
             m.d.sync += room.eq(room - accept + (self.resp.valid & self.resp.ready))
-            m.d.comb += self.req.ready.eq(room != 0)
+            ready = room != 0
         else:
             reads = stages[0][0]
             for valid, _ in stages[1:]:
                 reads = reads + valid
-            m.d.comb += self.req.ready.eq(words.level + reads < self.depth)
+            accept = Signal()
+            ready = words.level + reads < self.depth
         m.d.comb += [
+            self.req.ready.eq(ready),
             accept.eq(self.req.valid & self.req.ready),
             self.port.addr.eq(self.req.payload.addr),
             self.port.en.eq(accept),

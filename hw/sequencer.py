@@ -475,8 +475,10 @@ class Sequencer(wiring.Component):
             with m.State("DRAIN"):
                 m.d.sync += [running.eq(0), fetch_on.eq(0)]
                 # Outstanding fetches must land before the ring can be reused.
-                with m.If(self.units_idle & (fetching == 0) & ~self.fetch_cmd.valid
-                          & ~Cat(0, *(valid for valid, _ in reported)).any()):
+                idle = self.units_idle & (fetching == 0) & ~self.fetch_cmd.valid
+                if reported:        # registered bus errors still to be taken
+                    idle &= ~Cat(*(valid for valid, _ in reported)).any()
+                with m.If(idle):
                     m.d.sync += stopping.eq(0)
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
