@@ -133,7 +133,9 @@ def buffer_collision_script(module: str = BUFFERS_MODULE, max_write_ports: int =
 
     Amaranth's read ports return the old word then (read-first). Neither FPGA's block RAM
     guarantees that for two ports, so yosys emulates it with a flip-flop and a multiplexer per
-    bit (about 500 iCE40 logic cells for the ``icebreaker`` preset). The chip never needs it:
+    bit (about 500 iCE40 logic cells for the ``icebreaker`` preset; on the ECP5 the
+    multiplexer sits between each block RAM output and the register behind it, where the
+    DP16KD's 5.6 ns clock-to-out leaves no room for it). The chip never needs it:
     the instruction ring is read only where a completed fetch wrote, and the other buffers are
     read and written at the same word at once only by a program that breaks its own token
     order (a race whose outcome depends on timing anyway). The accumulators' read-modify-write
@@ -426,11 +428,14 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         sites = dsp_sites(config.array.rows, config.array.cols)
         if place_dsps and config.array.multiplier == "ecp5" and sites is not None:
             opts["script_after_synth"] = dsp_placement_script(sites, ARRAY_PATHS[scope])
+        if scope == "chip":
+            # On the ECP5 the emulation put a multiplexer between each block RAM output and
+            # the register behind it: 320 timing endpoints over 8 ns with it, 140 without
+            # (the same seed; docs/fpga.md, "Buffer read collisions").
+            opts["script_after_read"] = buffer_collision_script()
     else:
         opts["synth_opts"] = "-dsp -spram"
-        # Only here, where it is what makes the chip fit. (Not measured on the ECP5: the one
-        # ECP5 synthesis tried with it crashed, as it did without it, for another reason: the
-        # post-processor's buffer ports, since dropped from the ULX3S presets.)
+        # Here it is what makes the chip fit (some 500 logic cells).
         opts["script_after_read"] = buffer_collision_script()
         opts["add_pre_pack"] = (CONSTRAINTS / "icebreaker.py").read_text()
     if not quiet:

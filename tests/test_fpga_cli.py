@@ -171,12 +171,13 @@ NO_PLACEMENT = "ERROR: Unable to find legal placement for all cells, design is p
 
 
 class Calls(list):
-    """The nextpnr options of each build (and ``"program"``), and in ``nextpnrs`` the nextpnr
-    each build script would run."""
+    """The nextpnr options of each build (and ``"program"``), in ``nextpnrs`` the nextpnr
+    each build script would run, and in ``scripts`` its yosys commands after reading."""
 
     def __init__(self):
         super().__init__()
         self.nextpnrs = []
+        self.scripts = []       # each build's yosys commands after reading the design
 
 
 def fake_builds(monkeypatch, outcomes):
@@ -199,6 +200,7 @@ def fake_builds(monkeypatch, outcomes):
         platforms.append(self)
         top._MustUse__silence = True        # not elaborated here, and no warning for it
         calls.append(nextpnr_opts)
+        calls.scripts.append(kwargs.get("script_after_read"))
         nextpnrs.append(os.environ.get("NEXTPNR_ECP5"))
         folder = Path(build_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -218,6 +220,13 @@ def fake_builds(monkeypatch, outcomes):
     for board in BOARDS.values():       # the board platforms program in their own way
         monkeypatch.setattr(type(board.platform()), "toolchain_program", program)
     return calls
+
+
+def test_both_boards_build_the_chip_without_buffer_collision_emulation(monkeypatch, tmp_path):
+    for board, outcome in (("icebreaker", "ok"), ("ulx3s-85f", "ecp5")):
+        calls = fake_builds(monkeypatch, [outcome])
+        build_fpga(board, build_dir=tmp_path, quiet=True)
+        assert calls.scripts == [buffer_collision_script()], board
 
 
 def test_a_failed_placement_is_retried_with_the_next_seeds(monkeypatch, tmp_path):
@@ -279,6 +288,7 @@ def test_array_scope_builds_the_array_alone(monkeypatch, tmp_path, capsys):
     calls = fake_builds(monkeypatch, ["ecp5"])
     report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True, scope="array")
     assert len(calls) == 1 and report.scope == "array" and "the array alone" in report.text()
+    assert calls.scripts == [None]      # no buffers to select
     config = preset("ulx3s").with_array(2, 3)
     plan = Ulx3sTop.platform().prepare(Ulx3sTop(config, scope="array"), name="systole")
     rtlil = plan.files["systole.il"]
