@@ -57,6 +57,10 @@ class SystolicArray(wiring.Component):
         (Verilog generation), or ``None`` for a fully native hierarchy (simulation).
     streaming : bool
         Add the weight-streaming mode (member ``stream``).
+    registered_ready : bool
+        Drive ``acts.ready`` and ``weights.ready`` from registers (two flip-flops; the same
+        handshakes in every cycle). ``False``: from compares of the load counters, as before
+        (the iCEBreaker build's Verilog, which places only on some seeds and netlists).
 
     Members
     -------
@@ -83,10 +87,11 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, config: ArrayConfig, *, row_module: str | None = None,
-                 streaming: bool = False):
+                 streaming: bool = False, registered_ready: bool = True):
         self.config = config
         self.row_module = row_module
         self.streaming = streaming
+        self.registered_ready = registered_ready
         fmt = config.fmt
         super().__init__({
             **({"stream": In(StreamSignature(config))} if streaming else {}),
@@ -132,21 +137,38 @@ class SystolicArray(wiring.Component):
         acts_accept = self.acts.valid & self.acts.ready
         swap = Signal()
         weights_accept = Signal()
+        # With ``registered_ready``, ``loaded == rows`` and ``cooldown == 0`` are registers of
+        # their own, set from the counters' next values, so that both ``ready`` outputs come
+        # from registers (the ULX3S build's array handshakes were its worst paths).
+        if self.registered_ready:
+            full = Signal()                     # loaded == rows
+            free = Signal(init=1)               # cooldown == 0
+            acts_ready, weights_ready = full, ~full & free
+        else:
+            acts_ready, weights_ready = loaded == rows, (loaded != rows) & (cooldown == 0)
         m.d.comb += [
-            self.acts.ready.eq(~self.acts.payload.swap | (loaded == rows)),
-            self.weights.ready.eq((loaded != rows) & (cooldown == 0)),
+            self.acts.ready.eq(~self.acts.payload.swap | acts_ready),
+            self.weights.ready.eq(weights_ready),
             swap.eq(acts_accept & self.acts.payload.swap),
             weights_accept.eq(self.weights.valid & self.weights.ready),
         ]
         with m.If(swap):
             m.d.sync += loaded.eq(0)
+            if self.registered_ready:
+                m.d.sync += full.eq(0)
         with m.Elif(weights_accept):
             m.d.sync += loaded.eq(loaded + 1)
+            if self.registered_ready:
+                m.d.sync += full.eq(loaded == rows - 1)
         if cooldown_init:
             with m.If(swap):
                 m.d.sync += cooldown.eq(cooldown_init)
+                if self.registered_ready:
+                    m.d.sync += free.eq(0)
             with m.Elif(cooldown != 0):
                 m.d.sync += cooldown.eq(cooldown - 1)
+                if self.registered_ready:
+                    m.d.sync += free.eq(cooldown == 1)
 
         # Datapath: skew in, grid, de-skew out. Idle cycles feed zeros (no toggling).
         act_in = Mux(acts_accept, self.acts.payload.data, 0)

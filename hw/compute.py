@@ -92,8 +92,9 @@ class ComputeUnit(wiring.Component):
         arr = cfg.array
         rows, cols, fmt = arr.rows, arr.cols, arr.fmt
         matvec = cfg.matvec
-        m.submodules.array = array = SystolicArray(arr, row_module=self.row_module,
-                                                   streaming=matvec)
+        m.submodules.array = array = SystolicArray(
+            arr, row_module=self.row_module, streaming=matvec,
+            registered_ready=cfg.registered_control)
 
         # Queues between the token gate and the two feeders. They hold the command narrowed to
         # the buffers: addresses to the read and write ports' widths (the feeders' sums wrap

@@ -271,13 +271,16 @@ class SystoleConfig:
         MATMUL), hidden behind the read-ahead otherwise; the cycle model leaves it out. On the
         ``ulx3s`` presets only.
     registered_control : bool
-        Decide four control handshakes from registers (some 110 flip-flops): the buffer
+        Decide five control handshakes from registers (some 110 flip-flops): the buffer
         readers keep their room in a register, the token queues register the push and pop
-        pulses before their counters, and the sequencer registers the units' bus errors before
-        they stop the run. The ULX3S build's failing endpoints fell from 475 to 284 with these
-        and the memory check's registered room (``check_registers``). Same cycle counts,
-        except that a bus error stops the run a cycle after its report. ``False``: the
-        iCEBreaker, whose placer found no legal placement on three seeds with them.
+        pulses before their counters, the sequencer registers the units' bus errors before
+        they stop the run, and the array's ``ready`` outputs come from registers
+        (``SystolicArray(registered_ready=)``). The ULX3S build's failing endpoints fell from
+        475 to 284 with the first four and the memory check's registered room
+        (``check_registers``), and from 140 to 105 with the array's (docs/fpga.md). Same
+        cycle counts, except that a bus error stops the run a cycle after its report.
+        ``False``: the iCEBreaker, whose placer found no legal placement on three seeds with
+        the first four, and on seeds 1 and 2 with the array's.
     """
 
     name: str = "custom"

@@ -31,9 +31,10 @@ class ArrayRun:
 
 
 def run_array_gemm(config: ArrayConfig, a: np.ndarray, b: np.ndarray, *,
-                   act_gaps: list[int] | None = None, vcd: str | None = None) -> ArrayRun:
+                   act_gaps: list[int] | None = None, vcd: str | None = None,
+                   registered_ready: bool = True) -> ArrayRun:
     """Compute A @ B on a simulated array; ``act_gaps[i]`` idle cycles precede vector ``i``."""
-    dut = SystolicArray(config)
+    dut = SystolicArray(config, registered_ready=registered_ready)
     tiles = plan_tiles(a, b, config.rows, config.cols)
     m = a.shape[0]
     total = m * len(tiles)

@@ -72,3 +72,22 @@ def test_idle_gaps_between_vectors():
     gaps = list(rng.integers(0, 3, 3 * 6))
     a, b, run = gemm(3, 3, 6, 7, 3, act_gaps=gaps)
     np.testing.assert_array_equal(run.c, matmul_int32(a, b))
+
+
+@pytest.mark.parametrize("rows,cols,m", [(1, 3, 2), (2, 2, 1), (4, 3, 2), (5, 2, 9)])
+def test_registered_ready_changes_no_cycle(rows, cols, m):
+    """``registered_ready`` (the ready outputs from registers, as the ULX3S build has them) and
+    the compares it replaces accept and return every vector in the same cycle: short and full
+    tiles, idle gaps, arrays with and without the post-swap cooldown."""
+    rng = np.random.default_rng(rows * 10 + cols)
+    a = rng.integers(-128, 128, (m, 3 * rows), dtype=np.int8)
+    b = rng.integers(-128, 128, (3 * rows, 2 * cols), dtype=np.int8)
+    gaps = [int(g) for g in rng.integers(0, 3, m * 6)]
+    config = ArrayConfig(rows=rows, cols=cols)
+    runs = [run_array_gemm(config, a, b, act_gaps=gaps, registered_ready=registered)
+            for registered in (False, True)]
+    for run in runs:
+        np.testing.assert_array_equal(run.c, matmul_int32(a, b))
+    assert runs[0].accept_cycles == runs[1].accept_cycles
+    assert runs[0].result_cycles == runs[1].result_cycles
+
