@@ -118,8 +118,9 @@ class AxiBram(wiring.Component):
             # A register stage after the read port: R's data and last come from registers,
             # not from the block RAMs' output multiplexer. A host read's word goes through
             # the same register (no burst is in progress then), so that each block RAM output
-            # drives one flip-flop.
-            r_data, r_last_out = Signal(p.data_width), Signal()
+            # drives one flip-flop. No reset (R's valid says when it holds data), so that the
+            # ECP5 build can move it into the block RAMs' output registers (systole.outreg).
+            r_data, r_last_out = Signal(p.data_width, reset_less=True), Signal()
             host_word = r_data
         else:
             r_data, r_last_out = read.data, r_last

@@ -172,7 +172,9 @@ class ChipBuffers(wiring.Component):
                 ]
 
         # Compute and fetch word reads; with registered_operand_reads the activation and weight
-        # words are registered once more: data two cycles after ``en``.
+        # words are registered once more: data two cycles after ``en``. The registers behind
+        # block RAM reads here have no reset (only valid data is ever used), so that the ECP5
+        # build can move them into the block RAMs' output registers (systole.outreg).
         registered = (("act", "weight") if self.config.registered_operand_reads else ())
         for index, name, bus in ((REGION_ACT, "act", self.act),
                                  (REGION_WEIGHT, "weight", self.weight),
@@ -181,7 +183,7 @@ class ChipBuffers(wiring.Component):
             port = memories[index].read_port()
             word = port.data
             if name in registered:
-                word = Signal.like(port.data, name=f"{name}_word")
+                word = Signal.like(port.data, name=f"{name}_word", reset_less=True)
                 m.d.sync += word.eq(port.data)
             m.d.comb += [port.addr.eq(bus.addr), port.en.eq(bus.en), bus.data.eq(word)]
 
@@ -210,7 +212,7 @@ class ChipBuffers(wiring.Component):
             m.d.comb += [port.addr.eq(channel.addr[lane_bits:]), port.en.eq(channel.en)]
             word = port.data
             if self.config.registered_acc_reads:
-                word = Signal.like(port.data, name="store_word")
+                word = Signal.like(port.data, name="store_word", reset_less=True)
                 m.d.sync += word.eq(port.data)
             if lane_bits:
                 lane = Signal(lane_bits)

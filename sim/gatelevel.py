@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GateLevelResult", "testbench", "gate_level_check"]
+__all__ = ["GateLevelResult", "testbench", "simulate", "gate_level_check"]
 
 RESET_CYCLES = 3
 
@@ -69,11 +69,15 @@ def testbench(top: str, ports: list[dict], *, cycles: int, seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _simulate(out: Path, name: str, sources: list[Path]) -> list[str]:
+def simulate(out: Path, name: str, sources: list[Path],
+             include: Path | None = None) -> list[str]:
+    """Compile :func:`testbench`'s ``tb`` with ``sources`` in Icarus Verilog, run it and return
+    its transcript (also written to ``out/name.txt``); ``include`` is an include directory."""
     if shutil.which("iverilog") is None:
         raise RuntimeError("iverilog not found: run `make setup` (Debian package iverilog)")
     binary = out / f"{name}.vvp"
-    result = subprocess.run(["iverilog", "-g2012", "-o", str(binary), "-s", "tb",
+    options = ["-I", str(include)] if include else []
+    result = subprocess.run(["iverilog", "-g2012", *options, "-o", str(binary), "-s", "tb",
                              *map(str, sources)], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"iverilog ({name}) failed:\n{result.stderr[-3000:]}")
@@ -100,8 +104,8 @@ def gate_level_check(report: dict, *, cycles: int = 300, warmup: int = 12,
     lib = out / STD_LIB.removesuffix(".gz")
     (out / "cells.v").write_text(cell_models(read_cells(lib, used)))
     (out / "tb.v").write_text(testbench(top, ports, cycles=cycles, seed=seed))
-    want = _simulate(out, "tb_rtl", [out / "tb.v", *rtl])
-    got = _simulate(out, "tb_gates", [out / "tb.v", out / "netlist.v", out / "cells.v"])
+    want = simulate(out, "tb_rtl", [out / "tb.v", *rtl])
+    got = simulate(out, "tb_gates", [out / "tb.v", out / "netlist.v", out / "cells.v"])
     mismatches = []
     if len(want) != cycles or len(got) != cycles:
         mismatches.append(f"transcripts have {len(want)} (RTL) and {len(got)} (gates) lines, "

@@ -331,7 +331,8 @@ def cmd_fpga(args: argparse.Namespace) -> int:
         report = build_fpga(args.board, config=config, baud=args.baud, seed=args.seed,
                             clock_mhz=args.clock_mhz, program=args.program, build_dir=args.out,
                             nextpnr_opts=args.nextpnr_opts, place_dsps=not args.no_place_dsps,
-                            scope=args.scope, route_seconds=args.route_seconds or None)
+                            scope=args.scope, route_seconds=args.route_seconds or None,
+                            outreg=not args.no_outreg)
     except RuntimeError as error:
         print(f"systole fpga: error: {error}", file=sys.stderr)
         return 1
@@ -385,6 +386,9 @@ def _add_fpga_parser(sub) -> None:
     fpga.add_argument("--no-place-dsps", action="store_true",
                       help="leave the PEs' DSP sites to nextpnr (ULX3S; by default they are "
                            "fixed column by column along the DSP rows)")
+    fpga.add_argument("--no-outreg", action="store_true",
+                      help="ECP5: keep the registers behind the block RAM reads in the fabric "
+                           "(by default they move into the DP16KDs' output registers)")
     fpga.add_argument("--program", action="store_true",
                       help="program the connected board with openFPGALoader after the build "
                            "(only a build that meets its clock)")

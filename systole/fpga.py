@@ -77,6 +77,9 @@ class FpgaReport:
     endpoints: int | None = None
     #: The blocks that hold the most failing endpoints (:func:`failing_blocks`).
     failing_blocks: list = field(default_factory=list)
+    #: DP16KD read ports whose register :mod:`systole.outreg` moved into the block RAM
+    #: (``None``: the pass did not run).
+    outreg_ports: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +110,8 @@ class FpgaReport:
                          f"{1e3 / self.target_mhz:.2f} ns; most in:")
             lines += [f"    {block['endpoints']:>5} {block['block']} (worst {block['ns']:.2f} ns)"
                       for block in self.failing_blocks]
+        if self.outreg_ports is not None:
+            lines.append(f"  {self.outreg_ports} block RAM read ports with their output register")
         lines.append(f"  bitstream {self.bitstream}")
         return "\n".join(lines)
 
@@ -312,6 +317,21 @@ def _guard_script(build_dir: Path) -> Path:
     return script.resolve()
 
 
+def _outreg_script(build_dir: Path, yosys: str) -> Path:
+    """Write the script the build runs in yosys's place on the ECP5: ``yosys`` itself, then
+    :mod:`systole.outreg` on its netlist (by file path, with this Python), which lists the
+    block RAM ports it changed in ``systole.outreg.txt``."""
+    from . import outreg
+
+    script = build_dir / "yosys-outreg.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f'#!/bin/sh\n"{yosys}" "$@" || exit $?\n'
+                      f'exec "{sys.executable}" "{Path(outreg.__file__).resolve()}" '
+                      f'systole.json systole.outreg.txt\n')
+    script.chmod(0o755)
+    return script.resolve()
+
+
 def _router(opts: str) -> str:
     words = opts.split()
     return words[words.index("--router") + 1] if "--router" in words else "router1"
@@ -340,11 +360,13 @@ def nextpnr_options(family: str, seed: int, extra: str = "") -> str:
 
 
 @contextlib.contextmanager
-def _tool_environment(program: bool, guard: tuple[Path, float] | None = None):
+def _tool_environment(program: bool, guard: tuple[Path, float] | None = None,
+                      outreg_dir: Path | None = None):
     """Amaranth finds the tools through the environment: point it at the YoWASP ones for the
     build only (a YOSYS left in the environment would change ``systole generate``'s output).
     ``guard`` (:func:`_guard_script`'s script and a budget in seconds) runs nextpnr-ecp5
-    through :mod:`systole.nextpnr_guard`."""
+    through :mod:`systole.nextpnr_guard`; ``outreg_dir`` (a build folder) runs yosys through
+    :func:`_outreg_script`."""
     from . import nextpnr_guard
 
     saved = dict(os.environ)
@@ -356,6 +378,8 @@ def _tool_environment(program: bool, guard: tuple[Path, float] | None = None):
             os.environ[nextpnr_guard.TOOL_VAR] = os.environ["NEXTPNR_ECP5"]
             os.environ[nextpnr_guard.BUDGET_VAR] = f"{budget:g}"
             os.environ["NEXTPNR_ECP5"] = str(script)
+        if outreg_dir is not None:
+            os.environ["YOSYS"] = str(_outreg_script(outreg_dir, os.environ["YOSYS"]))
         # The YoWASP launchers live next to this Python (a virtualenv that is not activated).
         scripts = str(Path(sys.executable).parent)
         if scripts not in os.environ.get("PATH", "").split(os.pathsep):
@@ -372,8 +396,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
                clock_mhz: float | None = None, seed: int = 1, program: bool = False,
                build_dir: Path | None = None, quiet: bool = False,
                nextpnr_opts: str = "", place_dsps: bool = True,
-               scope: str = "chip", route_seconds: float | None = ROUTE_SECONDS
-               ) -> FpgaReport:
+               scope: str = "chip", route_seconds: float | None = ROUTE_SECONDS,
+               outreg: bool = True) -> FpgaReport:
     """Synthesise, place, route and pack the prototype for ``board_name``; return the report.
 
     ``nextpnr_opts`` are added to nextpnr's command line (for example ``"--router router2"``,
@@ -383,7 +407,8 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     the connected board with openFPGALoader, but only when the build meets its clock
     (``report.programmed`` says whether it did). ``scope="array"`` (ULX3S) builds the PE array
     alone with generated stimulus (:class:`~systole.hw.array_probe.ArrayProbe`), to time it
-    apart from the control plane.
+    apart from the control plane. ``outreg`` moves the registers right behind the chip's block
+    RAM reads into the DP16KDs' output registers on the ECP5 (:mod:`systole.outreg`).
 
     On the ECP5, nextpnr routes for at most ``route_seconds`` (``None``: no limit); a try
     whose routing is stopped goes on to the next seed, and the last try, after such a stop,
@@ -445,6 +470,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     start = time.perf_counter()
     guard = (None if family != "ecp5" or route_seconds is None
              else (_guard_script(build_dir), route_seconds))
+    outreg_dir = build_dir if outreg and family == "ecp5" and scope == "chip" else None
     retries: list[str] = []
     extra, stopped = nextpnr_opts, False
     for tried in range(PLACEMENT_TRIES):
@@ -456,7 +482,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         design = top if tried == 0 else board.top(config, **top_args)
         platform = board.platform()
         try:
-            with _tool_environment(program, guard):
+            with _tool_environment(program, guard, outreg_dir):
                 products = platform.build(design, name="systole", build_dir=str(build_dir),
                                           do_program=False, verbose=False, **opts)
             break
@@ -486,6 +512,7 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
     seconds = time.perf_counter() - start
     util, fmax = parse_nextpnr_log((build_dir / "systole.tim").read_text())
     cells = _CELLS[family]
+    outreg_log = build_dir / "systole.outreg.txt"
     used = {key: util.get(cell, (0, 0))[0] for key, cell in cells.items()}
     if family == "ice40":
         used["ffs"] = _count_ffs_ice40((build_dir / "systole.rpt").read_text())
@@ -508,7 +535,9 @@ def build_fpga(board_name: str, *, config: SystoleConfig | None = None, baud: in
         utilisation={cell: util[cell] for cell in cells.values() if cell in util},
         critical_paths=critical_paths(timing),
         failing_endpoints=sum(delay > period for delay in delays.values()) if delays else None,
-        endpoints=len(delays) or None, failing_blocks=failing_blocks(delays, period))
+        endpoints=len(delays) or None, failing_blocks=failing_blocks(delays, period),
+        outreg_ports=(len(outreg_log.read_text().splitlines())
+                      if outreg_dir is not None and outreg_log.exists() else None))
     # A bitstream that runs the design faster than it closes timing is not programmed: on a
     # board it would compute wrong results (the CLI says so and fails).
     if program and report.timing_met:

