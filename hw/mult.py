@@ -24,7 +24,7 @@ from .numfmt import IntMacFormat
 from .params import check_choice
 
 __all__ = ["MULTIPLIERS", "RegisteredMultiplier", "GenericMultiplier", "Ecp5Multiplier",
-           "multiplier"]
+           "multiplier", "ecp5_registered_product"]
 
 #: Widest signed operand of one ECP5 MULT18X18D.
 ECP5_OPERAND_BITS = 18
@@ -102,29 +102,66 @@ class Ecp5Multiplier(RegisteredMultiplier):
         weight = Signal(self.fmt.weight_shape, name="weight")
         with m.If(swap):
             m.d.sync += weight.eq(shadow)
-        p = Signal(2 * ECP5_OPERAND_BITS, name="dsp_p")
-        ports = {}
-        for index in range(ECP5_OPERAND_BITS):
-            # Sign extension as bit selects: plain wires, no combinational process.
-            ports[f"i_A{index}"] = act[min(index, self.fmt.act_width - 1)]
-            ports[f"i_B{index}"] = weight[min(index, self.fmt.weight_width - 1)]
-        # C, SRIA, SRIB, SOURCEA/B and the unused clocks, enables and resets stay unconnected:
-        # tying them to constants made nextpnr fail to route the constant net to ~150 DSPs.
-        for index in range(2 * ECP5_OPERAND_BITS):
-            ports[f"o_P{index}"] = p[index]
-        m.submodules.dsp = Instance(
-            "MULT18X18D",
-            p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
-            p_REG_PIPELINE_CLK="NONE",
-            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
-            p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED",
-            p_CLK3_DIV="ENABLED", p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED",
-            p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
-            p_RESETMODE="SYNC",
-            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_CLK0=ClockSignal(),
-            i_CE0=Const(1, 1), i_RST0=Const(0, 1),
-            **ports)
+        # The unused clocks, enables and resets stay unconnected: tying them to constants
+        # made nextpnr fail to route the constant net to ~150 DSPs.
+        p = _mult18x18d(m, "dsp", act, weight, signed=True, ce={"CE0": Const(1, 1)},
+                        registers={"OUTPUT": "CE0"})
         return p[:self.fmt.product_width].as_signed()
+
+
+def _mult18x18d(m: Module, name: str, a: Value, b: Value, *, signed: bool, ce: dict,
+                registers: dict) -> Signal:
+    """Add a MULT18X18D ``name`` to ``m`` multiplying ``a`` and ``b`` (extended to 18 bits) and
+    return its 36-bit ``P``. ``registers`` maps the registers used (``"INPUTA"``, ``"INPUTB"``,
+    ``"OUTPUT"``) to their clock enable (``"CE0"`` ... ``"CE3"``), whose signals ``ce`` gives;
+    all run on the domain's clock, with no reset. C, SRIA, SRIB and SOURCEA/B stay
+    unconnected."""
+    p = Signal(2 * ECP5_OPERAND_BITS, name=f"{name}_p")
+    ports = {}
+    for index in range(ECP5_OPERAND_BITS):
+        # Extension as bit selects: plain wires, no combinational process.
+        ports[f"i_A{index}"] = a[index] if index < len(a) else (a[-1] if signed else 0)
+        ports[f"i_B{index}"] = b[index] if index < len(b) else (b[-1] if signed else 0)
+    for index in range(2 * ECP5_OPERAND_BITS):
+        ports[f"o_P{index}"] = p[index]
+    params = {}
+    for register in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT"):
+        used = register in registers
+        params[f"p_REG_{register}_CLK"] = "CLK0" if used else "NONE"
+        if register in ("INPUTA", "INPUTB", "OUTPUT") and (used or register == "OUTPUT"):
+            params[f"p_REG_{register}_CE"] = registers.get(register, "CE0")
+            params[f"p_REG_{register}_RST"] = "RST0"
+    m.submodules[name] = Instance(
+        "MULT18X18D", **params,
+        p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED",
+        p_CLK3_DIV="ENABLED", p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED",
+        p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
+        p_RESETMODE="SYNC",
+        i_SIGNEDA=Const(int(signed), 1), i_SIGNEDB=Const(int(signed), 1),
+        i_CLK0=ClockSignal(), i_RST0=Const(0, 1),
+        **{f"i_{pin}": value for pin, value in ce.items()}, **ports)
+    return p
+
+
+def ecp5_registered_product(m: Module, name: str, a: Value, b: Value, *,
+                            keep: Value) -> Signal:
+    """Unsigned ``a * b`` (each at most 18 bits) on one ECP5 MULT18X18D whose output register
+    takes the product at the end of a cycle with ``keep``. Returns that register (36 bits;
+    zero after configuration). ``a`` and ``b`` enter the DSP unregistered: from registers next
+    to it (fed from further away through the DSP's input registers, the route to the DSP was
+    the longer path).
+
+    Raises
+    ------
+    ValueError
+        An operand is wider than 18 bits.
+    """
+    for operand, value in (("a", a), ("b", b)):
+        if len(value) > ECP5_OPERAND_BITS:
+            raise ValueError(f"operand {operand} must be at most {ECP5_OPERAND_BITS} bits for "
+                             f"a MULT18X18D, not {len(value)}")
+    return _mult18x18d(m, name, a, b, signed=False, ce={"CE0": keep},
+                       registers={"OUTPUT": "CE0"})
 
 
 MULTIPLIERS: dict[str, type[RegisteredMultiplier]] = {

@@ -24,6 +24,7 @@ from .isa import (
     Unit,
     instr_layout,
 )
+from .mult import ECP5_OPERAND_BITS, ecp5_registered_product
 
 __all__ = ["Sequencer"]
 
@@ -381,6 +382,12 @@ class Sequencer(wiring.Component):
                 m.next = "READ"
         with m.If(take):
             m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
+        # On ECP5 builds the range check's multiply runs on a MULT18X18D with ``span`` in its
+        # output register (the same value in the same cycle): yosys leaves a DSP's registers
+        # in the fabric, and the route from the DSP to ``span`` was on the ULX3S build's worst
+        # path.
+        span_dsp = (cfg.check_registers and cfg.array.multiplier == "ecp5"
+                    and max(rows_bits, aw) <= ECP5_OPERAND_BITS)
         if cfg.check_registers:
             # The range check's multiply takes its operands from registers loaded with
             # ``instr``, so that CHECK holds only the multiplier.
@@ -393,6 +400,11 @@ class Sequencer(wiring.Component):
                              mul_stride.eq(staged_stride[:aw]),
                              mul_stride_big.eq(staged_stride[aw:].any()
                                                if aw < len(staged_stride) else 0)]
+            if span_dsp:
+                in_check = Signal()
+                product = ecp5_registered_product(m, "span_dsp", mul_rows_m1, mul_stride,
+                                                  keep=in_check)
+                m.d.comb += span.eq(product[:len(span)])
         else:
             mul_rows_m1 = (rows - 1)[:rows_bits]
             mul_stride = stride[:aw]
@@ -426,8 +438,11 @@ class Sequencer(wiring.Component):
                     m.d.comb += take.eq(1)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                m.d.sync += [span.eq(mul_rows_m1 * mul_stride),
-                             span_big.eq(mul_stride_big & mul_rows_m1.any())]
+                if span_dsp:
+                    m.d.comb += in_check.eq(1)
+                else:
+                    m.d.sync += span.eq(mul_rows_m1 * mul_stride)
+                m.d.sync += span_big.eq(mul_stride_big & mul_rows_m1.any())
                 if cfg.check_registers:
                     m.d.sync += room.eq(mem.size - (mem_addr[:aw] + row_bytes))
                 # The checks that do not need the span, registered here for CLASSIFY.

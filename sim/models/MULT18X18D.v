@@ -1,11 +1,11 @@
 // Behavioural simulation model of the Lattice ECP5 MULT18X18D DSP block, for the subset of
-// configurations systole uses (hw/mult.py, Ecp5Multiplier): input A and C unregistered, input
-// B registered or not, no pipeline register, output registered or not, any CE/RST selection of
-// CE0-CE3/RST0-RST3, synchronous reset, clock CLK0, parallel sources, signed or unsigned
-// operands. Written from Lattice's ECP5 sysDSP usage guide (FPGA-TN-02205: register clock,
-// clock enable and synchronous reset selection per register). Anything else stops the
-// simulation at time 0, so a silently unsupported mode cannot pass a test.
-// yosys ships MULT18X18D only as a black box (share/ecp5/cells_bb.v), hence this model.
+// configurations systole uses (hw/mult.py: Ecp5Multiplier, ecp5_registered_product): input A and
+// C unregistered, input B registered or not, no pipeline register, output registered or not, any
+// CE/RST selection of CE0-CE3/RST0-RST3, synchronous reset, clock CLK0, parallel sources, signed
+// or unsigned operands. Written from Lattice's ECP5 sysDSP usage guide (FPGA-TN-02205: register
+// clock, clock enable and synchronous reset selection per register). Anything else stops the
+// simulation at time 0, so a silently unsupported mode cannot pass a test. yosys ships
+// MULT18X18D only as a black box (share/ecp5/cells_bb.v), hence this model.
 `timescale 1ns / 1ps
 module MULT18X18D (
     input A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0,

@@ -6,7 +6,7 @@ import pytest
 from amaranth.back import verilog
 from cocotb_tools.runner import get_results, get_runner
 
-from systole.hw.config import ArrayConfig, SystoleConfig
+from systole.hw.config import ArrayConfig, SystoleConfig, preset
 from systole.hw.hier import convert_ports
 from systole.hw.mult import Ecp5Multiplier, multiplier
 from systole.hw.numfmt import IntMacFormat
@@ -56,3 +56,50 @@ def test_multiplier_choice_and_limits():
     # Descriptions of generic designs are unchanged; the ecp5 one says so.
     assert "multiplier" not in ArrayConfig().to_dict()
     assert ArrayConfig(multiplier="ecp5").to_dict()["multiplier"] == "ecp5"
+
+
+def test_range_check_on_the_sequencers_dsp():
+    """On ECP5 builds the sequencer's range check multiplies rows by stride on a MULT18X18D
+    with its operands and product in the DSP's registers: a STORE whose last row ends on the
+    last byte of a 128 KiB memory is written, one word further is MEMORY_RANGE and writes
+    nothing, as the golden model says (the same program the generic multiplier runs in
+    tests/hw/test_chip.py)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from systole.hw.isa import ErrorCode, encode
+    from systole.rtl_device import RtlSimDevice
+    from systole.sim.golden_isa import GoldenMachine
+
+    tiny = preset("tiny")
+    config = replace(tiny, name="tiny-ecp5-128k",
+                     array=replace(tiny.array, multiplier="ecp5"),
+                     memory=replace(tiny.memory, size=128 << 10))
+    assert config.memory.addr_width <= 18        # the DSP path (hw/sequencer.py, span_dsp)
+    rows, stride, word = 3, 0x5000, 32
+    last_fits = config.memory.size - (rows - 1) * stride - word
+    for mem_addr, code in ((last_fits, ErrorCode.NONE), (last_fits + word, ErrorCode.MEMORY_RANGE)):
+        program = [
+            encode("LOAD", buffer=0, buf_addr=0, rows=rows, mem_addr=0x1000, stride=word),
+            encode("LOAD", buffer=1, buf_addr=0, rows=4, mem_addr=0x1800, stride=word,
+                   push_next=1),
+            encode("MATMUL", act_addr=0, weight_addr=0, acc_addr=0, rows=rows, pop_prev=1,
+                   push_next=1),
+            encode("STORE", acc_addr=0, rows=rows, mem_addr=mem_addr, stride=stride,
+                   pop_prev=1),
+            encode("HALT"),
+        ]
+        image = np.zeros(config.memory.size, np.uint8)
+        for index, instr in enumerate(program):
+            image[16 * index:][:16] = np.frombuffer(instr.to_bytes(16, "little"), np.uint8)
+        image[0x1000:0x2000] = np.random.default_rng(7).integers(0, 256, 0x1000, np.uint8)
+        golden = GoldenMachine(config).run(image.copy(), 0)
+        assert golden.error == code
+        # Icarus, as for the array above (Verilator stops at the DSP's unconnected pins).
+        device = RtlSimDevice(config, simulator="icarus", max_cycles=20_000)
+        device.write_memory(0, image)
+        device.write_reg(0x10, 0)
+        device.write_reg(0x00, 1)
+        assert device.registers["ERROR_CODE"] == code
+        np.testing.assert_array_equal(device.read_memory(0, config.memory.size), golden.memory)
