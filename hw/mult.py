@@ -138,8 +138,8 @@ def _mult18x18d(m: Module, name: str, a: Value, b: Value, *, signed: bool, ce: d
         p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
         p_RESETMODE="SYNC",
         i_SIGNEDA=Const(int(signed), 1), i_SIGNEDB=Const(int(signed), 1),
-        i_CLK0=ClockSignal(), i_RST0=Const(0, 1),
-        **{f"i_{pin}": value for pin, value in ce.items()}, **ports)
+        i_CLK0=ClockSignal(), **{f"i_{pin}": value for pin, value in ce.items()},
+        i_RST0=Const(0, 1), **ports)
     return p
 
 
