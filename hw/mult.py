@@ -104,18 +104,16 @@ class Ecp5Multiplier(RegisteredMultiplier):
             m.d.sync += weight.eq(shadow)
         # The unused clocks, enables and resets stay unconnected: tying them to constants
         # made nextpnr fail to route the constant net to ~150 DSPs.
-        p = _mult18x18d(m, "dsp", act, weight, signed=True, ce={"CE0": Const(1, 1)},
-                        registers={"OUTPUT": "CE0"})
+        p = _mult18x18d(m, "dsp", act, weight, signed=True, ce=Const(1, 1))
         return p[:self.fmt.product_width].as_signed()
 
 
-def _mult18x18d(m: Module, name: str, a: Value, b: Value, *, signed: bool, ce: dict,
-                registers: dict) -> Signal:
+def _mult18x18d(m: Module, name: str, a: Value, b: Value, *, signed: bool,
+                ce: Value) -> Signal:
     """Add a MULT18X18D ``name`` to ``m`` multiplying ``a`` and ``b`` (extended to 18 bits) and
-    return its 36-bit ``P``. ``registers`` maps the registers used (``"INPUTA"``, ``"INPUTB"``,
-    ``"OUTPUT"``) to their clock enable (``"CE0"`` ... ``"CE3"``), whose signals ``ce`` gives;
-    all run on the domain's clock, with no reset. C, SRIA, SRIB and SOURCEA/B stay
-    unconnected."""
+    return its 36-bit ``P`` from the output register: clock CLK0 (the domain's clock), clock
+    enable CE0 = ``ce``, no reset (RST0 = 0). The input and pipeline registers are bypassed;
+    C, SRIA, SRIB, SOURCEA/B and the other clocks, enables and resets stay unconnected."""
     p = Signal(2 * ECP5_OPERAND_BITS, name=f"{name}_p")
     ports = {}
     for index in range(ECP5_OPERAND_BITS):
@@ -124,22 +122,17 @@ def _mult18x18d(m: Module, name: str, a: Value, b: Value, *, signed: bool, ce: d
         ports[f"i_B{index}"] = b[index] if index < len(b) else (b[-1] if signed else 0)
     for index in range(2 * ECP5_OPERAND_BITS):
         ports[f"o_P{index}"] = p[index]
-    params = {}
-    for register in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT"):
-        used = register in registers
-        params[f"p_REG_{register}_CLK"] = "CLK0" if used else "NONE"
-        if register in ("INPUTA", "INPUTB", "OUTPUT") and (used or register == "OUTPUT"):
-            params[f"p_REG_{register}_CE"] = registers.get(register, "CE0")
-            params[f"p_REG_{register}_RST"] = "RST0"
     m.submodules[name] = Instance(
-        "MULT18X18D", **params,
+        "MULT18X18D",
+        p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
+        p_REG_PIPELINE_CLK="NONE",
+        p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
         p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED",
         p_CLK3_DIV="ENABLED", p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED",
         p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
         p_RESETMODE="SYNC",
         i_SIGNEDA=Const(int(signed), 1), i_SIGNEDB=Const(int(signed), 1),
-        i_CLK0=ClockSignal(), **{f"i_{pin}": value for pin, value in ce.items()},
-        i_RST0=Const(0, 1), **ports)
+        i_CLK0=ClockSignal(), i_CE0=ce, i_RST0=Const(0, 1), **ports)
     return p
 
 
@@ -160,8 +153,7 @@ def ecp5_registered_product(m: Module, name: str, a: Value, b: Value, *,
         if len(value) > ECP5_OPERAND_BITS:
             raise ValueError(f"operand {operand} must be at most {ECP5_OPERAND_BITS} bits for "
                              f"a MULT18X18D, not {len(value)}")
-    return _mult18x18d(m, name, a, b, signed=False, ce={"CE0": keep},
-                       registers={"OUTPUT": "CE0"})
+    return _mult18x18d(m, name, a, b, signed=False, ce=keep)
 
 
 MULTIPLIERS: dict[str, type[RegisteredMultiplier]] = {

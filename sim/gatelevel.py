@@ -69,15 +69,13 @@ def testbench(top: str, ports: list[dict], *, cycles: int, seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def simulate(out: Path, name: str, sources: list[Path],
-             include: Path | None = None) -> list[str]:
+def simulate(out: Path, name: str, sources: list[Path]) -> list[str]:
     """Compile :func:`testbench`'s ``tb`` with ``sources`` in Icarus Verilog, run it and return
-    its transcript (also written to ``out/name.txt``); ``include`` is an include directory."""
+    its transcript (also written to ``out/name.txt``)."""
     if shutil.which("iverilog") is None:
         raise RuntimeError("iverilog not found: run `make setup` (Debian package iverilog)")
     binary = out / f"{name}.vvp"
-    options = ["-I", str(include)] if include else []
-    result = subprocess.run(["iverilog", "-g2012", *options, "-o", str(binary), "-s", "tb",
+    result = subprocess.run(["iverilog", "-g2012", "-o", str(binary), "-s", "tb",
                              *map(str, sources)], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"iverilog ({name}) failed:\n{result.stderr[-3000:]}")

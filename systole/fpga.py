@@ -304,17 +304,23 @@ def router_stopped(log: str) -> bool:
     return STOPPED in log
 
 
+def _write_script(path: Path, text: str) -> Path:
+    """Write the executable shell script ``path`` (creating its folder); return its absolute
+    path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path.resolve()
+
+
 def _guard_script(build_dir: Path) -> Path:
     """Write the script the build runs in nextpnr-ecp5's place (:mod:`systole.nextpnr_guard`,
     by file path: it needs this Python, not an activated environment)."""
     from . import nextpnr_guard
 
-    script = build_dir / "nextpnr-guard.sh"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" '
-                      f'"{Path(nextpnr_guard.__file__).resolve()}" "$@"\n')
-    script.chmod(0o755)
-    return script.resolve()
+    return _write_script(build_dir / "nextpnr-guard.sh",
+                         f'#!/bin/sh\nexec "{sys.executable}" '
+                         f'"{Path(nextpnr_guard.__file__).resolve()}" "$@"\n')
 
 
 def _outreg_script(build_dir: Path, yosys: str) -> Path:
@@ -323,13 +329,10 @@ def _outreg_script(build_dir: Path, yosys: str) -> Path:
     block RAM ports it changed in ``systole.outreg.txt``."""
     from . import outreg
 
-    script = build_dir / "yosys-outreg.sh"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f'#!/bin/sh\n"{yosys}" "$@" || exit $?\n'
-                      f'exec "{sys.executable}" "{Path(outreg.__file__).resolve()}" '
-                      f'systole.json systole.outreg.txt\n')
-    script.chmod(0o755)
-    return script.resolve()
+    return _write_script(build_dir / "yosys-outreg.sh",
+                         f'#!/bin/sh\n"{yosys}" "$@" || exit $?\n'
+                         f'exec "{sys.executable}" "{Path(outreg.__file__).resolve()}" '
+                         f'systole.json systole.outreg.txt\n')
 
 
 def _router(opts: str) -> str:
