@@ -45,12 +45,12 @@ class AxiBram(wiring.Component):
     pipelined : bool
         Registers around the block RAM for a fast clock: the memory's address comes from a
         register only (host accesses load it first, one cycle more each), a host read's word
-        is registered before its byte is selected (one more), and so is each read beat
-        before it goes out on R (one cycle more per burst). A large memory's address
-        fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the multiplexer
-        in front of it (host command or burst address) was the ULX3S build's longest path,
-        later the block RAMs' output multiplexer into the byte select. ``False`` (default)
-        saves the registers' logic cells (the iCEBreaker).
+        is registered before its byte is selected in two steps (two more), and so is each
+        read beat before it goes out on R (one cycle more per burst). A large memory's
+        address fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the
+        multiplexer in front of it (host command or burst address) was the ULX3S build's
+        longest path, later the block RAMs' output multiplexer into the byte select.
+        ``False`` (default) saves the registers' logic cells (the iCEBreaker).
 
     Members
     -------
@@ -67,7 +67,7 @@ class AxiBram(wiring.Component):
     Reads: first beat 2 cycles after AR (3 with ``pipelined``), then one beat per cycle while
     R is ready. Writes: one beat per cycle from the cycle after AW; B the cycle after the last
     beat. Host: response 1 (write) or 2 (read) cycles after the command, one more (write) or
-    two more (read) with ``pipelined``.
+    three more (read) with ``pipelined``.
     """
 
     def __init__(self, params: AxiParams, size: int, *, ram: str = "generic",
@@ -221,8 +221,17 @@ class AxiBram(wiring.Component):
                     m.d.sync += rsp.eq(read.data.word_select(lane, 8))
                     m.next = "HOST_RSP"
             if self.pipelined:
+                # The byte in two steps, half the word and then the byte of it: the word
+                # comes from block RAMs all over the chip (their output registers).
+                half_bits = max(8, p.data_width // 2)
+                host_half = Signal(half_bits, reset_less=True)
                 with m.State("HOST_BYTE"):
-                    m.d.sync += rsp.eq(host_word.word_select(lane, 8))
+                    m.d.sync += host_half.eq(host_word.word_select(lane[-1], half_bits)
+                                             if beat_bits else host_word)
+                    m.next = "HOST_HALF"
+                with m.State("HOST_HALF"):
+                    m.d.sync += rsp.eq(host_half.word_select(lane[:-1], 8)
+                                       if beat_bits > 1 else host_half)
                     m.next = "HOST_RSP"
             with m.State("HOST_RSP"):
                 m.d.comb += self.host_rsp.valid.eq(1)

@@ -277,8 +277,11 @@ class SystoleConfig:
         they stop the run, and the array's ``ready`` outputs come from registers
         (``SystolicArray(registered_ready=)``). The ULX3S build's failing endpoints fell from
         475 to 284 with the first four and the memory check's registered room
-        (``check_registers``), and from 140 to 105 with the array's (docs/fpga.md). Same
-        cycle counts, except that a bus error stops the run a cycle after its report.
+        (``check_registers``), and from 140 to 105 with the array's (docs/fpga.md). Two
+        more enables come from flip-flops: the sequencer's command register for a unit
+        follows the decoded instruction while it is empty (its enable is its ``valid``, not
+        the dispatch decision), and INSTRUCTIONS counts dispatches a cycle late. Same cycle
+        counts, except that a bus error stops the run a cycle after its report.
         ``False``: the iCEBreaker, whose placer found no legal placement on three seeds with
         the first four, and on seeds 1 and 2 with the array's.
     """

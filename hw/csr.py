@@ -46,6 +46,10 @@ class ControlRegisters(wiring.Component):
         Array shape, for the CONFIG register.
     stall_counters : bool
         Count the STALL_* registers; ``False`` leaves them out (they read 0), ARRAY_BUSY stays.
+    registered_events : bool
+        Count ``dispatched`` a cycle late, from a register: it comes from the sequencer's
+        dispatch decision, which would otherwise run into a 32-bit adder. ``False``
+        (default) saves the flip-flop (the iCEBreaker).
 
     Latency
     -------
@@ -54,9 +58,11 @@ class ControlRegisters(wiring.Component):
     busy cycle counts the cycle after); ARRAY_BUSY and STALL_* add up to CYCLES.
     """
 
-    def __init__(self, *, rows: int, cols: int, stall_counters: bool = True):
+    def __init__(self, *, rows: int, cols: int, stall_counters: bool = True,
+                 registered_events: bool = False):
         self.rows, self.cols = rows, cols
         self.stall_counters = stall_counters
+        self.registered_events = registered_events
         super().__init__({
             "bus": In(AxiLiteSignature()),
             "start": Out(1),
@@ -86,6 +92,10 @@ class ControlRegisters(wiring.Component):
                     if self.stall_counters or not name.startswith("STALL_")}
         bytes_read = Signal(32)
         bytes_written = Signal(32)
+        dispatched = self.dispatched
+        if self.registered_events:
+            dispatched = Signal()
+            m.d.sync += dispatched.eq(self.dispatched)
 
         with m.If(self.start):
             m.d.sync += [cycles.eq(0), instructions.eq(0),
@@ -101,7 +111,7 @@ class ControlRegisters(wiring.Component):
                         with m.Case(kind):
                             m.d.sync += counters[name].eq(counters[name] + 1)
             m.d.sync += [
-                instructions.eq(instructions + self.dispatched),
+                instructions.eq(instructions + dispatched),
                 bytes_read.eq(bytes_read + self.bytes_read),
                 bytes_written.eq(bytes_written + self.bytes_written),
             ]

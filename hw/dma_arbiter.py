@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -44,6 +44,14 @@ class DmaArbiter(wiring.Component):
         m = Module()
         m.submodules.owners = owners = fifo.SyncFIFOBuffered(
             width=max(1, ceil_log2(self.count)), depth=self.depth)
+        # The payload is the first valid client's, else the last client's: it depends on the
+        # valids of the clients before the last only, not on the last one's (a token count
+        # behind the load unit's) nor on the owner FIFO's room. The engine loads its
+        # registers from it in every idle cycle, whether it takes the descriptor or not.
+        payload = self.clients[-1].payload
+        for client in reversed(self.clients[:-1]):
+            payload = Mux(client.valid, client.payload, payload)
+        m.d.comb += self.cmd.payload.eq(payload)
         with m.If(owners.w_rdy):
             chosen = None  # an If/Elif chain: the lowest index wins
             for index, client in enumerate(self.clients):
@@ -55,7 +63,6 @@ class DmaArbiter(wiring.Component):
                 with ctx:
                     m.d.comb += [
                         self.cmd.valid.eq(1),
-                        self.cmd.payload.eq(client.payload),
                         client.ready.eq(self.cmd.ready),
                         owners.w_data.eq(index),
                         owners.w_en.eq(self.cmd.ready),

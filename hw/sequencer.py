@@ -3,7 +3,7 @@ them to the load, compute and store units."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -36,6 +36,12 @@ def _exceeds(addr, count, depth, max_depth: int | None = None):
     bits = max_depth.bit_length()
     high = Value.cast(addr)[bits:].any() | Value.cast(count)[bits:].any()
     return high | (Value.cast(addr)[:bits] + Value.cast(count)[:bits] > depth)
+
+
+def _at_most(value, limit: int):
+    """``value <= limit`` against a constant (false for a negative limit): one compare, where
+    ``value + a <= b`` would put an adder in front of it."""
+    return Value.cast(value) <= limit if limit >= 0 else C(0, 1)
 
 
 class Sequencer(wiring.Component):
@@ -155,7 +161,7 @@ class Sequencer(wiring.Component):
         ]
         with m.If(self.fetch_cmd.valid & self.fetch_cmd.ready):
             m.d.sync += [fetch_low.eq(fetch_low + half_bytes), fetch_half.eq(~fetch_half),
-                         in_memory.eq(fetch_low + 2 * half_bytes <= mem.size),
+                         in_memory.eq(_at_most(fetch_low, mem.size - 2 * half_bytes)),
                          fetching.bit_select(fetch_half, 1).eq(1)]
         # A failed fetch stops the sequencer a cycle after its status, from registers: the
         # status comes from the DMA engine's completion logic through the arbiter, and the
@@ -198,10 +204,12 @@ class Sequencer(wiring.Component):
                                 buf.param_depth, buf.tile_depth) - 1).bit_length())
         span = Signal(rows_bits + aw)         # (rows - 1) * stride, when it is below 2**aw
         span_big = Signal()                   # (rows - 1) * stride >= memory size
-        code = Signal(8)
-        checked_ok = Signal()                 # ``code`` is NONE
+        code = Signal(8)                      # the first failed check, read when one failed
+        checked_ok = Signal()                 # every check passed
         is_known, is_empty = Signal(), Signal()           # CHECK's results for CLASSIFY
         is_out_of_buffer, is_misaligned = Signal(), Signal()
+        is_far = Signal()                     # the address or stride passes the memory
+        is_memory_op = Signal()               # a LOAD or STORE: the span is checked
         halting = Signal()                    # the instruction is a HALT
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
@@ -226,13 +234,25 @@ class Sequencer(wiring.Component):
 
         opcode = header.opcode
         rows, stride = rows_and_stride(instr)
-        mem_addr = Mux(opcode == Opcode.STORE, ops.store.mem_addr, ops.load.mem_addr)
-        load_bytes = Mux(ops.load.buffer == Buffer.WEIGHT, cfg.word_bytes("weight"),
-                         Mux(ops.load.buffer == Buffer.PARAM, cfg.word_bytes("param"),
-                             cfg.word_bytes("act")))
-        if cfg.matvec:
-            load_bytes = Mux(ops.load.buffer == Buffer.TILE, cfg.word_bytes("tile"), load_bytes)
-        row_bytes = Mux(opcode == Opcode.STORE, cfg.word_bytes("acc"), load_bytes)
+
+        def mem_addr_of(word):
+            """A LOAD's or STORE's memory address."""
+            return Mux(word.header.opcode == Opcode.STORE, word.operands.store.mem_addr,
+                       word.operands.load.mem_addr)
+
+        def per_row_bytes(word, f=lambda b: b):
+            """``f`` of an instruction's row bytes (a LOAD's buffer word, a STORE's
+            accumulator word), as a multiplexer of constants."""
+            buffer = word.operands.load.buffer
+            load = Mux(buffer == Buffer.WEIGHT, f(cfg.word_bytes("weight")),
+                       Mux(buffer == Buffer.PARAM, f(cfg.word_bytes("param")),
+                           f(cfg.word_bytes("act"))))
+            if cfg.matvec:
+                load = Mux(buffer == Buffer.TILE, f(cfg.word_bytes("tile")), load)
+            return Mux(word.header.opcode == Opcode.STORE, f(cfg.word_bytes("acc")), load)
+
+        mem_addr = mem_addr_of(instr)
+        row_bytes = per_row_bytes(instr)
         moves_data = (opcode == Opcode.LOAD) | (opcode == Opcode.STORE)
 
         # Without a post-processing unit (``config.postproc``) POSTPROC is illegal.
@@ -343,7 +363,12 @@ class Sequencer(wiring.Component):
             with m.If(stream_.ready):
                 m.d.sync += valid.eq(0)
             with m.If(load):
-                m.d.sync += [stream_.payload.eq(command), valid.eq(1)]
+                m.d.sync += valid.eq(1)
+            # Dispatch loads a unit's register only when it is empty, so with
+            # ``registered_control`` the register follows the decoded command while it is
+            # empty: its enable is ``valid`` (a flip-flop), not the dispatch decision.
+            with m.If(~valid if cfg.registered_control else load):
+                m.d.sync += stream_.payload.eq(command)
             targets[unit_value], loads[unit_value] = valid, load
         target_of = {value: Signal(name=f"to_{value.name.lower()}") for value in targets}
 
@@ -395,11 +420,18 @@ class Sequencer(wiring.Component):
             mul_stride = Signal(aw)
             mul_stride_big = Signal()
             staged_rows, staged_stride = rows_and_stride(staged)
+            # So do the memory check's: mem.size less the row bytes (a constant per row size)
+            # and the address, so that CHECK's ``room`` is one subtraction of registers.
+            room_base = Signal(range(mem.size + 1))
+            first_addr = Signal(aw)
+            staged_addr = mem_addr_of(staged)
             with m.If(take):
                 m.d.sync += [mul_rows_m1.eq((staged_rows - 1)[:rows_bits]),
                              mul_stride.eq(staged_stride[:aw]),
                              mul_stride_big.eq(staged_stride[aw:].any()
-                                               if aw < len(staged_stride) else 0)]
+                                               if aw < len(staged_stride) else 0),
+                             room_base.eq(per_row_bytes(staged, lambda b: mem.size - b)),
+                             first_addr.eq(staged_addr[:aw])]
             if span_dsp:
                 in_check = Signal()
                 product = ecp5_registered_product(m, "span_dsp", mul_rows_m1, mul_stride,
@@ -420,7 +452,8 @@ class Sequencer(wiring.Component):
                         pc_hi.eq(self.prog_addr[pc_bits:]), pc_low.eq(self.prog_addr),
                         front_low.eq(self.prog_addr), fetch_low.eq(self.prog_addr),
                         in_memory.eq((self.prog_addr[pc_bits:] == 0)
-                                     & (self.prog_addr[:pc_bits] + half_bytes <= mem.size)),
+                                     & _at_most(self.prog_addr[:pc_bits],
+                                                mem.size - half_bytes)),
                         staged_valid.eq(0),
                         full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
                         half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),
@@ -442,9 +475,14 @@ class Sequencer(wiring.Component):
                     m.d.comb += in_check.eq(1)
                 else:
                     m.d.sync += span.eq(mul_rows_m1 * mul_stride)
-                m.d.sync += span_big.eq(mul_stride_big & mul_rows_m1.any())
+                stride_big = mul_stride_big & mul_rows_m1.any()
+                m.d.sync += span_big.eq(stride_big)
                 if cfg.check_registers:
-                    m.d.sync += room.eq(mem.size - (mem_addr[:aw] + row_bytes))
+                    m.d.sync += [
+                        room.eq(room_base - first_addr),
+                        is_memory_op.eq(moves_data),
+                        is_far.eq(moves_data & (addr_big | stride_big)),
+                    ]
                 # The checks that do not need the span, registered here for CLASSIFY.
                 m.d.sync += [is_known.eq(known), is_empty.eq(empty),
                              is_out_of_buffer.eq(out_of_buffer), is_misaligned.eq(misaligned)]
@@ -458,14 +496,24 @@ class Sequencer(wiring.Component):
                     m.d.sync += code.eq(ErrorCode.BUFFER_RANGE)
                 with m.Elif(is_misaligned):
                     m.d.sync += code.eq(ErrorCode.MISALIGNED)
-                with m.Elif(out_of_memory):
-                    m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
-                with m.Else():
-                    m.d.sync += code.eq(ErrorCode.NONE)
+                if cfg.check_registers:
+                    # ``code`` is read only when a check failed: past the first four that is
+                    # the memory check, so the code does not wait for the span's compare,
+                    # which ends at ``checked_ok`` alone (one LUT after the compare).
+                    with m.Else():
+                        m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
+                    m.d.sync += checked_ok.eq(is_known & ~is_empty & ~is_out_of_buffer
+                                              & ~is_misaligned & ~is_far
+                                              & ~(is_memory_op & beyond))
+                else:
+                    with m.Elif(out_of_memory):
+                        m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
+                    with m.Else():
+                        m.d.sync += code.eq(ErrorCode.NONE)
+                    m.d.sync += checked_ok.eq(is_known & ~is_empty & ~is_out_of_buffer
+                                              & ~is_misaligned & ~out_of_memory)
                 # Decided here so that dispatch looks at registers only.
-                m.d.sync += [checked_ok.eq(is_known & ~is_empty & ~is_out_of_buffer
-                                           & ~is_misaligned & ~out_of_memory),
-                             halting.eq(opcode == Opcode.HALT)]
+                m.d.sync += halting.eq(opcode == Opcode.HALT)
                 m.d.sync += [target_of[value].eq(unit == value) for value in targets]
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):

@@ -160,7 +160,7 @@ def test_axi_bram_bursts_and_host_port(pipelined):
             assert (got == model[addr:addr + 8 * beats]).all()
         # The docstring's Latency section: AR to the first beat, host command to response.
         assert await first_beat_latency(ctx, 64) == (3 if pipelined else 2)
-        assert host_latency == ({True: {2}, False: {4}} if pipelined
+        assert host_latency == ({True: {2}, False: {5}} if pipelined
                                 else {True: {1}, False: {2}})
 
     simulate(dut, bench)
