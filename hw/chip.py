@@ -63,7 +63,8 @@ class SystoleChip(wiring.Component):
         m.submodules.load_unit = load_unit = DmaUnit(cfg, store=False)
         m.submodules.store_unit = store_unit = DmaUnit(cfg, store=True)
         m.submodules.compute = compute = ComputeUnit(cfg, row_module=self.row_module)
-        m.submodules.arbiter = arbiter = DmaArbiter(descriptor_layout(bmap.load_memory))
+        m.submodules.arbiter = arbiter = DmaArbiter(descriptor_layout(bmap.load_memory),
+                                                    last_payload=cfg.registered_control)
         # The sequencer checks every descriptor's memory and buffer range before the units
         # issue it (instruction fetch: before it fetches), so the engines need not.
         m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False,

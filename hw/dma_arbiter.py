@@ -25,14 +25,30 @@ class DmaArbiter(wiring.Component):
     cmd : Out(stream.Signature(descriptor))
     status : In(stream.Signature(status_layout()))
 
+    Parameters
+    ----------
+    descriptor : Layout
+    count : int
+        Clients.
+    depth : int
+        Descriptors in flight (the owner FIFO).
+    last_payload : bool
+        ``cmd.payload`` is the first valid client's, else the last client's, whatever its
+        valid and the owner FIFO's room: the engine loads its registers from the payload in
+        every idle cycle, and the load unit's valid comes from behind a token counter.
+        ``False``: the chosen client's payload, zero when none is valid (the iCEBreaker,
+        whose placement is at its limit).
+
     Latency
     -------
     Combinational in both directions.
     """
 
-    def __init__(self, descriptor, count: int = 2, *, depth: int = 8):
+    def __init__(self, descriptor, count: int = 2, *, depth: int = 8,
+                 last_payload: bool = True):
         self.count = count
         self.depth = depth
+        self.last_payload = last_payload
         super().__init__({
             "clients": In(stream.Signature(descriptor)).array(count),
             "statuses": Out(stream.Signature(status_layout())).array(count),
@@ -44,14 +60,11 @@ class DmaArbiter(wiring.Component):
         m = Module()
         m.submodules.owners = owners = fifo.SyncFIFOBuffered(
             width=max(1, ceil_log2(self.count)), depth=self.depth)
-        # The payload is the first valid client's, else the last client's: it depends on the
-        # valids of the clients before the last only, not on the last one's (a token count
-        # behind the load unit's) nor on the owner FIFO's room. The engine loads its
-        # registers from it in every idle cycle, whether it takes the descriptor or not.
-        payload = self.clients[-1].payload
-        for client in reversed(self.clients[:-1]):
-            payload = Mux(client.valid, client.payload, payload)
-        m.d.comb += self.cmd.payload.eq(payload)
+        if self.last_payload:     # only the earlier clients' valids select the payload
+            payload = self.clients[-1].payload
+            for client in reversed(self.clients[:-1]):
+                payload = Mux(client.valid, client.payload, payload)
+            m.d.comb += self.cmd.payload.eq(payload)
         with m.If(owners.w_rdy):
             chosen = None  # an If/Elif chain: the lowest index wins
             for index, client in enumerate(self.clients):
@@ -63,6 +76,7 @@ class DmaArbiter(wiring.Component):
                 with ctx:
                     m.d.comb += [
                         self.cmd.valid.eq(1),
+                        *([] if self.last_payload else [self.cmd.payload.eq(client.payload)]),
                         client.ready.eq(self.cmd.ready),
                         owners.w_data.eq(index),
                         owners.w_en.eq(self.cmd.ready),

@@ -38,10 +38,28 @@ def _exceeds(addr, count, depth, max_depth: int | None = None):
     return high | (Value.cast(addr)[:bits] + Value.cast(count)[:bits] > depth)
 
 
-def _at_most(value, limit: int):
-    """``value <= limit`` against a constant (false for a negative limit): one compare, where
-    ``value + a <= b`` would put an adder in front of it."""
-    return Value.cast(value) <= limit if limit >= 0 else C(0, 1)
+def _exceeds_one_of(addr, count, depths: list, max_depth: int, *, per_depth: bool):
+    """:func:`_exceeds` for a range that may lie in one of several buffers: ``depths`` lists
+    ``(condition, depth)``, the first whose condition holds applies, the last one's condition
+    is ``None`` (the default). ``per_depth`` compares the one sum with each depth (constants)
+    and selects the result; otherwise it is compared with the selected depth."""
+    if per_depth:
+        result = _exceeds(addr, count, depths[-1][1], max_depth)
+        for condition, depth in reversed(depths[:-1]):
+            result = Mux(condition, _exceeds(addr, count, depth, max_depth), result)
+        return result
+    selected = depths[-1][1]
+    for condition, depth in reversed(depths[:-1]):
+        selected = Mux(condition, depth, selected)
+    return _exceeds(addr, count, selected, max_depth)
+
+
+def _fits(value, size: int, limit: int, *, compare_only: bool):
+    """``value + size <= limit``; with ``compare_only`` as ``value <= limit - size`` (one
+    compare with a constant, no adder in front of it)."""
+    if not compare_only:
+        return value + size <= limit
+    return Value.cast(value) <= limit - size if limit >= size else C(0, 1)
 
 
 class Sequencer(wiring.Component):
@@ -161,7 +179,8 @@ class Sequencer(wiring.Component):
         ]
         with m.If(self.fetch_cmd.valid & self.fetch_cmd.ready):
             m.d.sync += [fetch_low.eq(fetch_low + half_bytes), fetch_half.eq(~fetch_half),
-                         in_memory.eq(_at_most(fetch_low, mem.size - 2 * half_bytes)),
+                         in_memory.eq(_fits(fetch_low, 2 * half_bytes, mem.size,
+                                            compare_only=cfg.check_registers)),
                          fetching.bit_select(fetch_half, 1).eq(1)]
         # A failed fetch stops the sequencer a cycle after its status, from registers: the
         # status comes from the DMA engine's completion logic through the arbiter, and the
@@ -208,8 +227,6 @@ class Sequencer(wiring.Component):
         checked_ok = Signal()                 # every check passed
         is_known, is_empty = Signal(), Signal()           # CHECK's results for CLASSIFY
         is_out_of_buffer, is_misaligned = Signal(), Signal()
-        is_far = Signal()                     # the address or stride passes the memory
-        is_memory_op = Signal()               # a LOAD or STORE: the span is checked
         halting = Signal()                    # the instruction is a HALT
         last_slot = (slot == ipw - 1) if ipw > 1 else True
 
@@ -265,18 +282,23 @@ class Sequencer(wiring.Component):
         if cfg.matvec:
             known |= (opcode == Opcode.LOAD) | (opcode == Opcode.MATVEC)
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
-        load_depth = Mux(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth,
-                         Mux(ops.load.buffer == Buffer.PARAM, buf.param_depth, buf.act_depth))
+        # With ``check_registers`` a range that may end in one of several buffers is compared
+        # with each one's depth and the results selected (one sum, compares with constants).
+        load_depths = [(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth),
+                       (ops.load.buffer == Buffer.PARAM, buf.param_depth), (None, buf.act_depth)]
         load_max = max(buf.weight_depth, buf.param_depth, buf.act_depth)
         if cfg.matvec:
-            load_depth = Mux(ops.load.buffer == Buffer.TILE, buf.tile_depth, load_depth)
+            load_depths.insert(0, (ops.load.buffer == Buffer.TILE, buf.tile_depth))
             load_max = max(load_max, buf.tile_depth)
+        load_out_of_buffer = _exceeds_one_of(ops.load.buf_addr, ops.load.rows, load_depths,
+                                             load_max, per_depth=cfg.check_registers)
         pp = ops.postproc
         postproc_out_of_buffer = (
             _exceeds(pp.acc_addr, pp.rows, buf.acc_depth) | (pp.param_addr >= buf.param_depth)
-            | _exceeds(pp.dst_addr, pp.rows, Mux(pp.dst == PostProcDst.ACT, buf.act_depth,
-                                                 buf.acc_depth),
-                       max(buf.act_depth, buf.acc_depth)))
+            | _exceeds_one_of(pp.dst_addr, pp.rows,
+                              [(pp.dst == PostProcDst.ACT, buf.act_depth), (None, buf.acc_depth)],
+                              max(buf.act_depth, buf.acc_depth),
+                              per_depth=cfg.check_registers))
         matvec_out_of_buffer = False
         if cfg.matvec:
             mv = ops.matvec
@@ -286,7 +308,7 @@ class Sequencer(wiring.Component):
                 | _exceeds(mv.acc_addr, mv.tiles, buf.acc_depth))
         out_of_buffer = Mux(
             opcode == Opcode.LOAD,
-            _exceeds(ops.load.buf_addr, ops.load.rows, load_depth, load_max),
+            load_out_of_buffer,
             Mux(opcode == Opcode.STORE, _exceeds(ops.store.acc_addr, ops.store.rows,
                                                  buf.acc_depth),
                 (opcode == Opcode.MATMUL) & (
@@ -303,6 +325,8 @@ class Sequencer(wiring.Component):
             # holds one compare and no adder: the end passes mem.size when span > room.
             room = Signal(range(-(1 << (aw + 1)), mem.size + 1))
             beyond = span > room
+            is_far = Signal()                 # the address or stride passes the memory
+            is_memory_op = Signal()           # a LOAD or STORE: the span is checked
         else:
             beyond = mem_addr[:aw] + span + row_bytes > mem.size
         out_of_memory = moves_data & (span_big | addr_big | beyond)
@@ -362,13 +386,17 @@ class Sequencer(wiring.Component):
             m.d.comb += stream_.valid.eq(valid)
             with m.If(stream_.ready):
                 m.d.sync += valid.eq(0)
-            with m.If(load):
-                m.d.sync += valid.eq(1)
-            # Dispatch loads a unit's register only when it is empty, so with
-            # ``registered_control`` the register follows the decoded command while it is
-            # empty: its enable is ``valid`` (a flip-flop), not the dispatch decision.
-            with m.If(~valid if cfg.registered_control else load):
-                m.d.sync += stream_.payload.eq(command)
+            if cfg.registered_control:
+                # Dispatch loads a unit's register only when it is empty, so the register
+                # follows the decoded command while it is empty: its enable is ``valid`` (a
+                # flip-flop), not the dispatch decision.
+                with m.If(~valid):
+                    m.d.sync += stream_.payload.eq(command)
+                with m.If(load):
+                    m.d.sync += valid.eq(1)
+            else:
+                with m.If(load):
+                    m.d.sync += [stream_.payload.eq(command), valid.eq(1)]
             targets[unit_value], loads[unit_value] = valid, load
         target_of = {value: Signal(name=f"to_{value.name.lower()}") for value in targets}
 
@@ -452,8 +480,8 @@ class Sequencer(wiring.Component):
                         pc_hi.eq(self.prog_addr[pc_bits:]), pc_low.eq(self.prog_addr),
                         front_low.eq(self.prog_addr), fetch_low.eq(self.prog_addr),
                         in_memory.eq((self.prog_addr[pc_bits:] == 0)
-                                     & _at_most(self.prog_addr[:pc_bits],
-                                                mem.size - half_bytes)),
+                                     & _fits(self.prog_addr[:pc_bits], half_bytes, mem.size,
+                                             compare_only=cfg.check_registers)),
                         staged_valid.eq(0),
                         full.eq(0), fetching.eq(0), fetch_half.eq(0), oldest.eq(0),
                         half.eq(0), word.eq(0), slot.eq(0), fetch_on.eq(1),

@@ -350,3 +350,39 @@ def test_program_at_the_end_of_memory():
     run = run_chip(CONFIG, image, prog_addr)
     assert run.registers["ERROR_CODE"] == 0 and run.registers["STATUS"] & 0b110 == 0b010
     np.testing.assert_array_equal(result(run.memory, 3), matmul_int32(a, b))
+
+
+# Buffers of four different depths, so that a check against the wrong buffer's depth shows.
+DEPTHS = replace(CONFIG, name="tiny-depths",
+                 buffers=replace(CONFIG.buffers, act_depth=128, weight_depth=64,
+                                 param_depth=16, acc_depth=256, tile_depth=32))
+
+
+def _boundary_cases():
+    b = DEPTHS.buffers
+    cases = []
+    for buffer, depth in ((0, b.act_depth), (1, b.weight_depth), (2, b.param_depth),
+                          (3, b.tile_depth)):
+        for rows in (2, 3):       # ends on the buffer's last word; one past it
+            cases.append(encode("LOAD", buffer=buffer, buf_addr=depth - 2, rows=rows,
+                                mem_addr=0x1000, stride=WORD))
+    for dst, depth in ((1, b.act_depth), (0, b.acc_depth)):     # ACT, ACC
+        for rows in (2, 3):
+            cases.append(encode("POSTPROC", acc_addr=0, rows=rows, dst=dst,
+                                dst_addr=depth - 2, param_addr=0))
+    return cases
+
+
+@pytest.mark.parametrize("instr", _boundary_cases())
+def test_buffer_range_at_each_buffers_end(instr):
+    """A LOAD into each buffer and a POSTPROC into each destination, ending on the buffer's
+    last word (runs) or one past it (BUFFER_RANGE): the chip agrees with the golden model."""
+    from systole.sim.golden_isa import GoldenMachine
+
+    image = np.zeros(0x2000, np.uint8)
+    for index, word in enumerate([instr, encode("HALT")]):
+        image[16 * index:16 * index + 16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
+    golden = GoldenMachine(DEPTHS).run(image, 0)
+    run = run_chip(DEPTHS, image, 0)
+    assert run.registers["ERROR_CODE"] == golden.error
+    assert run.registers["STATUS"] & 0b110 == (0b110 if golden.error else 0b010)
