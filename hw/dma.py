@@ -90,6 +90,12 @@ class DmaEngine(wiring.Component):
     room_register : bool
         Store engines: the buffer readers' ``room_register``
         (:class:`~.bufread.BufferReader`).
+    step_register : bool
+        Keep the splitter's next step (the bytes to the granule boundary, at most a burst) in
+        a register, updated with the bytes to the boundary, instead of deriving it from them
+        in the cycle of the burst: the compare and multiplexer leave the burst's path into
+        the address, the bytes left and the length. The same bursts in the same cycles.
+        ``False`` (default) saves the register's logic cells (the iCEBreaker).
 
     Members
     -------
@@ -113,11 +119,13 @@ class DmaEngine(wiring.Component):
     """
 
     def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True,
-                 buffer_latency: int = 1, room_register: bool = True):
+                 buffer_latency: int = 1, room_register: bool = True,
+                 step_register: bool = False):
         check_choice("buffer_latency", buffer_latency, (1, 2) if store else (1,))
         self.config = config
         self.store = store
         self.range_checks = range_checks
+        self.step_register = step_register
         buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
         self._channels = [WriteChannel(config, buffer_latency=buffer_latency,
                                        room_register=room_register) if store
@@ -162,8 +170,21 @@ class DmaEngine(wiring.Component):
         granule_bits = exact_log2(cfg.interleave)
         short_granule = to_granule <= max_bytes          # a burst reaches the boundary
         step = Signal(range(max(cfg.interleave, max_bytes) + 1))
-        m.d.comb += step.eq(Mux(short_granule, to_granule, max_bytes))
-        row_end = (remaining <= to_granule) & (remaining <= max_bytes)   # the row's last burst
+
+        def clamp(bytes_):
+            """The step for ``bytes_`` to the granule boundary."""
+            return Mux(bytes_ <= max_bytes, bytes_, max_bytes)
+
+        def to_boundary(value):
+            """Statements loading ``to_granule`` (and with ``step_register`` the step)."""
+            return [to_granule.eq(value), *([step.eq(clamp(value))] if self.step_register
+                                            else [])]
+
+        if self.step_register:
+            row_end = remaining <= step                     # the row's last burst
+        else:
+            m.d.comb += step.eq(Mux(short_granule, to_granule, max_bytes))
+            row_end = (remaining <= to_granule) & (remaining <= max_bytes)
 
         burst = Signal(burst_layout(cfg))
         m.d.comb += [
@@ -238,7 +259,7 @@ class DmaEngine(wiring.Component):
                 with m.If(self.cmd.valid & markers.w_rdy):
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
-                m.d.sync += to_granule.eq(cfg.interleave - addr[:granule_bits])
+                m.d.sync += to_boundary(cfg.interleave - addr[:granule_bits])
                 if self.range_checks:
                     rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
                     m.d.sync += [
@@ -269,7 +290,7 @@ class DmaEngine(wiring.Component):
                         next_row = row_addr + desc.stride
                         m.d.sync += [row_addr.eq(next_row), addr.eq(next_row),
                                      remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1),
-                                     to_granule.eq(cfg.interleave - next_row[:granule_bits]),
+                                     *to_boundary(cfg.interleave - next_row[:granule_bits]),
                                      buf_ptr.eq(buf_ptr + (remaining >> beat_bits))]
                         with m.If(rows_left == 1):
                             # The FSM only accepts a descriptor when a marker slot is free.
@@ -279,8 +300,8 @@ class DmaEngine(wiring.Component):
                         m.d.sync += [addr.eq(addr + step), remaining.eq(remaining - step),
                                      buf_ptr.eq(buf_ptr + (step >> beat_bits)),
                                      # A step to the boundary starts a whole granule.
-                                     to_granule.eq(Mux(short_granule, cfg.interleave,
-                                                       to_granule - max_bytes))]
+                                     *to_boundary(Mux(short_granule, cfg.interleave,
+                                                      to_granule - max_bytes))]
         # Outside the FSM's case statement, so the Verilog computes it continuously from time 0
         # (Icarus does not run always @* blocks before their inputs change, and the burst
         # counters would latch the X).

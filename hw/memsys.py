@@ -33,13 +33,20 @@ class MemorySubsystem(wiring.Component):
     axi : Out(AxiSignature(config.axi)).array(config.channels)
         One AXI4 master per pseudo-channel; AR/R serve loads, AW/W/B stores.
 
+    Parameters
+    ----------
+    config : MemoryConfig
+    step_register : bool
+        The engines' ``step_register`` (:class:`~systole.hw.dma.DmaEngine`).
+
     Latency
     -------
     See :class:`~systole.hw.dma.DmaEngine`; loads and stores run concurrently.
     """
 
-    def __init__(self, config: MemoryConfig):
+    def __init__(self, config: MemoryConfig, *, step_register: bool = False):
         self.config = config
+        self.step_register = step_register
         super().__init__({
             "load_cmd": In(stream.Signature(descriptor_layout(config))),
             "load_status": Out(stream.Signature(status_layout())),
@@ -51,8 +58,8 @@ class MemorySubsystem(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.config
-        m.submodules.load = load = DmaEngine(cfg, store=False)
-        m.submodules.store = store = DmaEngine(cfg, store=True)
+        m.submodules.load = load = DmaEngine(cfg, store=False, step_register=self.step_register)
+        m.submodules.store = store = DmaEngine(cfg, store=True, step_register=self.step_register)
         m.submodules.buffer = buffer = memory.Memory(shape=cfg.data_width,
                                                      depth=cfg.buffer_depth, init=[])
 

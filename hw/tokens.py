@@ -72,12 +72,20 @@ class TokenQueues(wiring.Component):
             if self.registered:
                 pushed = Signal(name=f"{name}_pushed")      # last cycle's pulses
                 popped = Signal(name=f"{name}_popped")
+                # ``count == 0`` and ``count == 1`` in registers of their own, kept with the
+                # counter, so that ``ready`` is one LUT of flip-flops.
+                empty = Signal(init=1, name=f"{name}_empty")
+                single = Signal(name=f"{name}_single")
                 # count + pushed - popped != 0 (a pop never takes a token that is not there).
-                m.d.comb += ready.eq(pushed | Mux(popped, count != 1, count != 0))
+                m.d.comb += ready.eq(pushed | Mux(popped, ~single, ~empty))
                 with m.If(self.clear):
-                    m.d.sync += [pushed.eq(0), popped.eq(0)]
+                    m.d.sync += [pushed.eq(0), popped.eq(0), empty.eq(1), single.eq(0)]
                 with m.Else():
                     m.d.sync += [pushed.eq(inc), popped.eq(dec)]
+                    with m.If(pushed & ~popped):
+                        m.d.sync += [empty.eq(0), single.eq(empty)]
+                    with m.Elif(popped & ~pushed):
+                        m.d.sync += [empty.eq(single), single.eq(count == 2)]
                 inc, dec = pushed, popped
             else:
                 m.d.comb += ready.eq(count != 0)

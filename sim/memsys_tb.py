@@ -76,13 +76,14 @@ def channel_faults(config: MemoryConfig, fault_range: tuple[int, int] | None
 def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                mode: str = "fixed", ready_probability: float = 1.0, seed: int = 0,
                max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None,
-               latencies: list[int] | None = None, status_cycles: list[int] | None = None
-               ) -> tuple[np.ndarray, list[int], int]:
+               latencies: list[int] | None = None, status_cycles: list[int] | None = None,
+               step_register: bool = False) -> tuple[np.ndarray, list[int], int]:
     """Run ``tiles`` in order; return the final global image, the status codes and the cycle
     count. Runs of same-direction tiles are queued back to back; a change of direction waits
     for all earlier statuses. ``latencies`` sets each channel's fixed latency;
-    ``status_cycles`` (a list) receives the cycle each status was taken."""
-    dut = MemorySubsystem(config)
+    ``status_cycles`` (a list) receives the cycle each status was taken. ``step_register``
+    is the engines' (:class:`~systole.hw.dma.DmaEngine`)."""
+    dut = MemorySubsystem(config, step_register=step_register)
     locals_ = split_image(config, image.copy())
     faults = channel_faults(config, fault_range)
     latencies = latencies or [8] * config.channels

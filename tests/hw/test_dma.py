@@ -66,6 +66,32 @@ def test_random_tile_moves(mode, ready, descriptors):
     np.testing.assert_array_equal(final, expected)
 
 
+@pytest.mark.parametrize("mode,ready", [("fixed", 1.0), ("random", 0.6)])
+def test_step_register_moves_the_same_bursts_in_the_same_cycles(mode, ready):
+    """``DmaEngine(step_register=True)`` (the chip's engines with ``registered_control``):
+    random tiles, several granules per row, land bit-exact, and every status is taken in the
+    same cycle as without the register."""
+    config = dataclasses.replace(CONFIG, max_burst=2)   # steps of 64 bytes in 256-byte granules
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, config.size, dtype=np.uint8)
+    expected = image.copy()
+    tiles = []
+    for _ in range(4):
+        src, dst = random_tile_pair(rng, config)
+        expected = copy_tile(expected, src, dst)
+        tiles += [src, dst]
+    timings = {}
+    for step_register in (False, True):
+        cycles: list[int] = []
+        final, statuses, total = run_memsys(config, image, tiles, mode=mode,
+                                            ready_probability=ready, status_cycles=cycles,
+                                            step_register=step_register)
+        assert statuses == [DmaError.NONE] * len(tiles)
+        np.testing.assert_array_equal(final, expected)
+        timings[step_register] = (cycles, total)
+    assert timings[True] == timings[False]
+
+
 def test_bursts_respect_granules_and_length():
     # One long row crossing several 256-byte granules (and so both channels).
     image = np.random.default_rng(4).integers(0, 256, CONFIG.size, dtype=np.uint8)
