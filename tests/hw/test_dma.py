@@ -47,6 +47,18 @@ def test_image_split_roundtrip():
     assert parts[1][0] == 1 and parts[0][256] == 2
 
 
+def random_moves(rng, config, count=4):
+    """A random memory image, ``count`` load/store pairs and the numpy result."""
+    image = rng.integers(0, 256, config.size, dtype=np.uint8)
+    expected = image.copy()
+    tiles = []
+    for _ in range(count):
+        src, dst = random_tile_pair(rng, config)
+        expected = copy_tile(expected, src, dst)
+        tiles += [src, dst]
+    return image, tiles, expected
+
+
 @pytest.mark.parametrize("mode,ready,descriptors", [
     ("fixed", 1.0, 8), ("random", 0.6, 8), ("timing", 1.0, 8),
     ("random", 0.6, 2),     # two-slot tags and status FIFO (MemoryConfig.descriptors)
@@ -54,13 +66,7 @@ def test_image_split_roundtrip():
 def test_random_tile_moves(mode, ready, descriptors):
     config = dataclasses.replace(CONFIG, descriptors=descriptors)
     rng = np.random.default_rng({"fixed": 1, "random": 2, "timing": 3}[mode])
-    image = rng.integers(0, 256, CONFIG.size, dtype=np.uint8)
-    expected = image.copy()
-    tiles = []
-    for _ in range(4):
-        src, dst = random_tile_pair(rng, config)
-        expected = copy_tile(expected, src, dst)
-        tiles += [src, dst]
+    image, tiles, expected = random_moves(rng, config)
     final, statuses, _ = run_memsys(config, image, tiles, mode=mode, ready_probability=ready)
     assert statuses == [DmaError.NONE] * len(tiles)
     np.testing.assert_array_equal(final, expected)
@@ -72,14 +78,7 @@ def test_step_register_moves_the_same_bursts_in_the_same_cycles(mode, ready):
     random tiles, several granules per row, land bit-exact, and every status is taken in the
     same cycle as without the register."""
     config = dataclasses.replace(CONFIG, max_burst=2)   # steps of 64 bytes in 256-byte granules
-    rng = np.random.default_rng(7)
-    image = rng.integers(0, 256, config.size, dtype=np.uint8)
-    expected = image.copy()
-    tiles = []
-    for _ in range(4):
-        src, dst = random_tile_pair(rng, config)
-        expected = copy_tile(expected, src, dst)
-        tiles += [src, dst]
+    image, tiles, expected = random_moves(np.random.default_rng(7), config)
     timings = {}
     for step_register in (False, True):
         cycles: list[int] = []
