@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
@@ -129,6 +129,11 @@ class AxiBram(wiring.Component):
                      axi.b.payload.id.eq(burst_id), axi.b.payload.resp.eq(RESP_OKAY),
                      self.host_rsp.payload.eq(rsp)]
 
+        if self.pipelined:
+            # The write data from a register's select alone (the enables say when it is
+            # written): W's beat, or the host's byte on every lane during a host write.
+            m.d.comb += write.data.eq(Mux(host_write, host_data.replicate(p.data_bytes),
+                                          axi.w.payload.data))
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += axi.aw.ready.eq(1)
@@ -163,9 +168,9 @@ class AxiBram(wiring.Component):
                             m.next = "HOST_READ"
             if self.pipelined:
                 with m.State("HOST"):
+                    m.d.sync += host_write.eq(0)      # (it selects the write data)
                     with m.If(host_write):
-                        m.d.comb += [write.data.eq(host_data.replicate(p.data_bytes)),
-                                     write.en.eq(Const(1, p.data_bytes) << lane)]
+                        m.d.comb += write.en.eq(Const(1, p.data_bytes) << lane)
                         m.d.sync += rsp.eq(0)
                         m.next = "HOST_RSP"
                     with m.Else():
@@ -174,7 +179,8 @@ class AxiBram(wiring.Component):
             with m.State("WRITE"):
                 m.d.comb += [axi.w.ready.eq(1), addr.eq(burst_addr)]
                 with m.If(axi.w.valid):
-                    m.d.comb += write.data.eq(axi.w.payload.data)
+                    if not self.pipelined:
+                        m.d.comb += write.data.eq(axi.w.payload.data)
                     m.d.comb += write.en.eq(axi.w.payload.strb)
                     m.d.sync += burst_addr.eq(burst_addr + 1)
                     with m.If(axi.w.payload.last):

@@ -69,11 +69,11 @@ class SystoleChip(wiring.Component):
         # issue it (instruction fetch: before it fetches), so the engines need not.
         m.submodules.load_dma = load_dma = DmaEngine(bmap.load_memory, store=False,
                                                      range_checks=False,
-                                                     step_register=cfg.registered_control)
+                                                     fast_control=cfg.registered_control)
         m.submodules.store_dma = store_dma = DmaEngine(
             bmap.store_memory, store=True, range_checks=False,
             buffer_latency=2 if cfg.registered_acc_reads else 1,
-            room_register=cfg.registered_control, step_register=cfg.registered_control)
+            room_register=cfg.registered_control, fast_control=cfg.registered_control)
         m.submodules.buffers = buffers = ChipBuffers(cfg)
         # For testbenches that observe the blocks (token traffic, unit states).
         self.parts = {"sequencer": seq, "tokens": tokens, "load_unit": load_unit,

@@ -90,12 +90,15 @@ class DmaEngine(wiring.Component):
     room_register : bool
         Store engines: the buffer readers' ``room_register``
         (:class:`~.bufread.BufferReader`).
-    step_register : bool
-        Keep the splitter's next step (the bytes to the granule boundary, at most a burst) in
-        a register, updated with the bytes to the boundary, instead of deriving it from them
-        in the cycle of the burst: the compare and multiplexer leave the burst's path into
-        the address, the bytes left and the length. The same bursts in the same cycles.
-        ``False`` (default) saves the register's logic cells (the iCEBreaker).
+    fast_control : bool
+        Shorter control paths for a fast clock, with the same bursts and statuses in the same
+        cycles: the splitter keeps its next step (the bytes to the granule boundary, at most
+        a burst) in a register, updated with the bytes to the boundary, instead of deriving
+        it from them in the cycle of the burst (the compare and multiplexer leave the burst's
+        path into the address, the bytes left and the length); with one channel, each
+        descriptor's count of unfinished bursts selects between its value plus and minus one
+        instead of adding the start and completion pulses. ``False`` (default) saves logic
+        cells (the iCEBreaker).
 
     Members
     -------
@@ -120,12 +123,12 @@ class DmaEngine(wiring.Component):
 
     def __init__(self, config: MemoryConfig, *, store: bool, range_checks: bool = True,
                  buffer_latency: int = 1, room_register: bool = True,
-                 step_register: bool = False):
+                 fast_control: bool = False):
         check_choice("buffer_latency", buffer_latency, (1, 2) if store else (1,))
         self.config = config
         self.store = store
         self.range_checks = range_checks
-        self.step_register = step_register
+        self.fast_control = fast_control
         buf_sig = BufferReadSignature(config) if store else BufferWriteSignature(config)
         self._channels = [WriteChannel(config, buffer_latency=buffer_latency,
                                        room_register=room_register) if store
@@ -176,11 +179,11 @@ class DmaEngine(wiring.Component):
             return Mux(bytes_ <= max_bytes, bytes_, max_bytes)
 
         def to_boundary(value):
-            """Statements loading ``to_granule`` (and with ``step_register`` the step)."""
-            return [to_granule.eq(value), *([step.eq(clamp(value))] if self.step_register
+            """Statements loading ``to_granule`` (and with ``fast_control`` the step)."""
+            return [to_granule.eq(value), *([step.eq(clamp(value))] if self.fast_control
                                             else [])]
 
-        if self.step_register:
+        if self.fast_control:
             row_end = remaining <= step                     # the row's last burst
         else:
             m.d.comb += step.eq(Mux(short_granule, to_granule, max_bytes))
@@ -215,9 +218,18 @@ class DmaEngine(wiring.Component):
         m.d.comb += burst.tag.eq(split_tag)
         issue = Signal()
         for tag, count in enumerate(unfinished):
-            finished = sum((ch.done & (ch.done_tag == tag)) for ch in self._channels)
             started = issue & (split_tag == tag)
-            m.d.sync += count.eq(count + started - finished)
+            if self.fast_control and len(self._channels) == 1:
+                # count + 1 and count - 1 side by side, selected by the late pulses (an
+                # adder would carry them through its whole chain).
+                finished = self._channels[0].done & (self._channels[0].done_tag == tag)
+                with m.If(started & ~finished):
+                    m.d.sync += count.eq(count + 1)
+                with m.Elif(finished & ~started):
+                    m.d.sync += count.eq(count - 1)
+            else:
+                finished = sum((ch.done & (ch.done_tag == tag)) for ch in self._channels)
+                m.d.sync += count.eq(count + started - finished)
         # An explicit sum of products rather than an Array index: it stays a continuous
         # assignment in the Verilog, which Icarus evaluates from time 0.
         head_done = Cat((head_tag == tag) & (count == 0)

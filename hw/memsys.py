@@ -36,17 +36,17 @@ class MemorySubsystem(wiring.Component):
     Parameters
     ----------
     config : MemoryConfig
-    step_register : bool
-        The engines' ``step_register`` (:class:`~systole.hw.dma.DmaEngine`).
+    fast_control : bool
+        The engines' ``fast_control`` (:class:`~systole.hw.dma.DmaEngine`).
 
     Latency
     -------
     See :class:`~systole.hw.dma.DmaEngine`; loads and stores run concurrently.
     """
 
-    def __init__(self, config: MemoryConfig, *, step_register: bool = False):
+    def __init__(self, config: MemoryConfig, *, fast_control: bool = False):
         self.config = config
-        self.step_register = step_register
+        self.fast_control = fast_control
         super().__init__({
             "load_cmd": In(stream.Signature(descriptor_layout(config))),
             "load_status": Out(stream.Signature(status_layout())),
@@ -58,8 +58,8 @@ class MemorySubsystem(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.config
-        m.submodules.load = load = DmaEngine(cfg, store=False, step_register=self.step_register)
-        m.submodules.store = store = DmaEngine(cfg, store=True, step_register=self.step_register)
+        m.submodules.load = load = DmaEngine(cfg, store=False, fast_control=self.fast_control)
+        m.submodules.store = store = DmaEngine(cfg, store=True, fast_control=self.fast_control)
         m.submodules.buffer = buffer = memory.Memory(shape=cfg.data_width,
                                                      depth=cfg.buffer_depth, init=[])
 

@@ -29,24 +29,29 @@ from .mult import ECP5_OPERAND_BITS, ecp5_registered_product
 __all__ = ["Sequencer"]
 
 
-def _exceeds(addr, count, depth, max_depth: int | None = None):
+def _exceeds(addr, count, depth, max_depth: int | None = None, total=None):
     """``addr + count > depth`` for a buffer of at most ``max_depth`` words, in the bits that
-    hold ``max_depth``: any higher bit set decides it alone."""
+    hold ``max_depth``: any higher bit set decides it alone. ``total``, if given, is the sum
+    of those bits (a register loaded ahead)."""
     max_depth = depth if max_depth is None else max_depth
     bits = max_depth.bit_length()
     high = Value.cast(addr)[bits:].any() | Value.cast(count)[bits:].any()
-    return high | (Value.cast(addr)[:bits] + Value.cast(count)[:bits] > depth)
+    if total is None:
+        total = Value.cast(addr)[:bits] + Value.cast(count)[:bits]
+    return high | (total > depth)
 
 
-def _exceeds_one_of(addr, count, depths: list, max_depth: int, *, per_depth: bool):
+def _exceeds_one_of(addr, count, depths: list, max_depth: int, *, per_depth: bool,
+                    total=None):
     """:func:`_exceeds` for a range that may lie in one of several buffers: ``depths`` lists
     ``(condition, depth)``, the first whose condition holds applies, the last one's condition
-    is ``None`` (the default). ``per_depth`` compares the one sum with each depth (constants)
-    and selects the result; otherwise it is compared with the selected depth."""
+    is ``None`` (the default). ``per_depth`` compares the one sum (``total``, if given) with
+    each depth (constants) and selects the result; otherwise it is compared with the selected
+    depth."""
     if per_depth:
-        result = _exceeds(addr, count, depths[-1][1], max_depth)
+        result = _exceeds(addr, count, depths[-1][1], max_depth, total)
         for condition, depth in reversed(depths[:-1]):
-            result = Mux(condition, _exceeds(addr, count, depth, max_depth), result)
+            result = Mux(condition, _exceeds(addr, count, depth, max_depth, total), result)
         return result
     selected = depths[-1][1]
     for condition, depth in reversed(depths[:-1]):
@@ -282,39 +287,73 @@ class Sequencer(wiring.Component):
         if cfg.matvec:
             known |= (opcode == Opcode.LOAD) | (opcode == Opcode.MATVEC)
         empty = (opcode != Opcode.SYNC) & (opcode != Opcode.HALT) & (rows == 0)
-        # With ``check_registers`` a range that may end in one of several buffers is compared
+        # With ``check_registers`` the buffer checks' sums are registers loaded with the
+        # instruction (from ``staged``), so that CHECK holds only the compares and the
+        # selection by opcode; and a range that may end in one of several buffers is compared
         # with each one's depth and the results selected (one sum, compares with constants).
+        def ahead(addr_of, count_of, max_depth):
+            """The sum :func:`_exceeds` compares, loaded with the instruction; ``None``
+            without ``check_registers``."""
+            if not cfg.check_registers:
+                return None
+            bits = max_depth.bit_length()
+            total = Signal(bits + 1)
+            with m.If(take):
+                m.d.sync += total.eq(Value.cast(addr_of(staged))[:bits]
+                                     + Value.cast(count_of(staged))[:bits])
+            return total
+
+        def exceeds(addr_of, count_of, depth, max_depth=None):
+            """:func:`_exceeds` of the instruction's fields ``addr_of`` and ``count_of``."""
+            max_depth = depth if max_depth is None else max_depth
+            return _exceeds(addr_of(instr), count_of(instr), depth, max_depth,
+                            ahead(addr_of, count_of, max_depth))
+
         load_depths = [(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth),
                        (ops.load.buffer == Buffer.PARAM, buf.param_depth), (None, buf.act_depth)]
         load_max = max(buf.weight_depth, buf.param_depth, buf.act_depth)
         if cfg.matvec:
             load_depths.insert(0, (ops.load.buffer == Buffer.TILE, buf.tile_depth))
             load_max = max(load_max, buf.tile_depth)
-        load_out_of_buffer = _exceeds_one_of(ops.load.buf_addr, ops.load.rows, load_depths,
-                                             load_max, per_depth=cfg.check_registers)
+        load_out_of_buffer = _exceeds_one_of(
+            ops.load.buf_addr, ops.load.rows, load_depths, load_max,
+            per_depth=cfg.check_registers,
+            total=ahead(lambda w: w.operands.load.buf_addr, lambda w: w.operands.load.rows,
+                        load_max))
         pp = ops.postproc
+        dst_max = max(buf.act_depth, buf.acc_depth)
         postproc_out_of_buffer = (
-            _exceeds(pp.acc_addr, pp.rows, buf.acc_depth) | (pp.param_addr >= buf.param_depth)
+            exceeds(lambda w: w.operands.postproc.acc_addr, lambda w: w.operands.postproc.rows,
+                    buf.acc_depth)
+            | (pp.param_addr >= buf.param_depth)
             | _exceeds_one_of(pp.dst_addr, pp.rows,
                               [(pp.dst == PostProcDst.ACT, buf.act_depth), (None, buf.acc_depth)],
-                              max(buf.act_depth, buf.acc_depth),
-                              per_depth=cfg.check_registers))
+                              dst_max, per_depth=cfg.check_registers,
+                              total=ahead(lambda w: w.operands.postproc.dst_addr,
+                                          lambda w: w.operands.postproc.rows, dst_max)))
         matvec_out_of_buffer = False
         if cfg.matvec:
             mv = ops.matvec
             matvec_out_of_buffer = (opcode == Opcode.MATVEC) & (
                 (mv.act_addr >= buf.act_depth)
-                | _exceeds(mv.tile_addr, mv.tiles, buf.tile_depth)
-                | _exceeds(mv.acc_addr, mv.tiles, buf.acc_depth))
+                | exceeds(lambda w: w.operands.matvec.tile_addr,
+                          lambda w: w.operands.matvec.tiles, buf.tile_depth)
+                | exceeds(lambda w: w.operands.matvec.acc_addr,
+                          lambda w: w.operands.matvec.tiles, buf.acc_depth))
+        matmul = lambda w: w.operands.matmul   # noqa: E731
         out_of_buffer = Mux(
             opcode == Opcode.LOAD,
             load_out_of_buffer,
-            Mux(opcode == Opcode.STORE, _exceeds(ops.store.acc_addr, ops.store.rows,
-                                                 buf.acc_depth),
+            Mux(opcode == Opcode.STORE,
+                exceeds(lambda w: w.operands.store.acc_addr, lambda w: w.operands.store.rows,
+                        buf.acc_depth),
                 (opcode == Opcode.MATMUL) & (
-                    _exceeds(ops.matmul.act_addr, ops.matmul.rows, buf.act_depth)
-                    | _exceeds(ops.matmul.weight_addr, cfg.array.rows, buf.weight_depth)
-                    | _exceeds(ops.matmul.acc_addr, ops.matmul.rows, buf.acc_depth))
+                    exceeds(lambda w: matmul(w).act_addr, lambda w: matmul(w).rows,
+                            buf.act_depth)
+                    | exceeds(lambda w: matmul(w).weight_addr, lambda w: cfg.array.rows,
+                              buf.weight_depth)
+                    | exceeds(lambda w: matmul(w).acc_addr, lambda w: matmul(w).rows,
+                              buf.acc_depth))
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer
                 | matvec_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)

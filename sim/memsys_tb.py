@@ -77,13 +77,13 @@ def run_memsys(config: MemoryConfig, image: np.ndarray, tiles: list[Tile], *,
                mode: str = "fixed", ready_probability: float = 1.0, seed: int = 0,
                max_cycles: int = 200_000, fault_range: tuple[int, int] | None = None,
                latencies: list[int] | None = None, status_cycles: list[int] | None = None,
-               step_register: bool = False) -> tuple[np.ndarray, list[int], int]:
+               fast_control: bool = False) -> tuple[np.ndarray, list[int], int]:
     """Run ``tiles`` in order; return the final global image, the status codes and the cycle
     count. Runs of same-direction tiles are queued back to back; a change of direction waits
     for all earlier statuses. ``latencies`` sets each channel's fixed latency;
-    ``status_cycles`` (a list) receives the cycle each status was taken. ``step_register``
+    ``status_cycles`` (a list) receives the cycle each status was taken. ``fast_control``
     is the engines' (:class:`~systole.hw.dma.DmaEngine`)."""
-    dut = MemorySubsystem(config, step_register=step_register)
+    dut = MemorySubsystem(config, fast_control=fast_control)
     locals_ = split_image(config, image.copy())
     faults = channel_faults(config, fault_range)
     latencies = latencies or [8] * config.channels

@@ -370,13 +370,27 @@ def _boundary_cases():
         for rows in (2, 3):
             cases.append(encode("POSTPROC", acc_addr=0, rows=rows, dst=dst,
                                 dst_addr=depth - 2, param_addr=0))
+    for rows in (2, 3):
+        cases += [
+            encode("POSTPROC", acc_addr=b.acc_depth - 2, rows=rows, dst=0, dst_addr=0,
+                   param_addr=0),
+            encode("STORE", acc_addr=b.acc_depth - 2, rows=rows, mem_addr=0x1000, stride=WORD),
+            encode("MATMUL", act_addr=b.act_depth - 2, weight_addr=0, acc_addr=0, rows=rows),
+            encode("MATMUL", act_addr=0, weight_addr=0, acc_addr=b.acc_depth - 2, rows=rows),
+            encode("MATVEC", act_addr=0, tile_addr=b.tile_depth - 2, acc_addr=0, tiles=rows),
+            encode("MATVEC", act_addr=0, tile_addr=0, acc_addr=b.acc_depth - 2, tiles=rows),
+        ]
+    for extra in (0, 1):          # the array's rows of weights from weight_addr
+        cases.append(encode("MATMUL", act_addr=0, acc_addr=0, rows=1,
+                            weight_addr=b.weight_depth - DEPTHS.array.rows + extra))
     return cases
 
 
 @pytest.mark.parametrize("instr", _boundary_cases())
 def test_buffer_range_at_each_buffers_end(instr):
-    """A LOAD into each buffer and a POSTPROC into each destination, ending on the buffer's
-    last word (runs) or one past it (BUFFER_RANGE): the chip agrees with the golden model."""
+    """A LOAD into each buffer, a POSTPROC into each destination and from the accumulators, a
+    STORE, MATMUL and MATVEC, each ending on a buffer's last word (runs) or one past it
+    (BUFFER_RANGE): the chip agrees with the golden model."""
     from systole.sim.golden_isa import GoldenMachine
 
     image = np.zeros(0x2000, np.uint8)

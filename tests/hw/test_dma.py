@@ -72,22 +72,25 @@ def test_random_tile_moves(mode, ready, descriptors):
     np.testing.assert_array_equal(final, expected)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
 @pytest.mark.parametrize("mode,ready", [("fixed", 1.0), ("random", 0.6)])
-def test_step_register_moves_the_same_bursts_in_the_same_cycles(mode, ready):
-    """``DmaEngine(step_register=True)`` (the chip's engines with ``registered_control``):
+def test_fast_control_moves_the_same_bursts_in_the_same_cycles(mode, ready, channels):
+    """``DmaEngine(fast_control=True)`` (the chip's engines with ``registered_control``):
     random tiles, several granules per row, land bit-exact, and every status is taken in the
-    same cycle as without the register."""
-    config = dataclasses.replace(CONFIG, max_burst=2)   # steps of 64 bytes in 256-byte granules
+    same cycle as without it."""
+    # Steps of 64 bytes in 256-byte granules; one channel: the unfinished-burst counters'
+    # multiplexer.
+    config = dataclasses.replace(CONFIG, max_burst=2, channels=channels)
     image, tiles, expected = random_moves(np.random.default_rng(7), config)
     timings = {}
-    for step_register in (False, True):
+    for fast_control in (False, True):
         cycles: list[int] = []
         final, statuses, total = run_memsys(config, image, tiles, mode=mode,
                                             ready_probability=ready, status_cycles=cycles,
-                                            step_register=step_register)
+                                            fast_control=fast_control)
         assert statuses == [DmaError.NONE] * len(tiles)
         np.testing.assert_array_equal(final, expected)
-        timings[step_register] = (cycles, total)
+        timings[fast_control] = (cycles, total)
     assert timings[True] == timings[False]
 
 
