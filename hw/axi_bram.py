@@ -130,6 +130,10 @@ class AxiBram(wiring.Component):
                      self.host_rsp.payload.eq(rsp)]
 
         if self.pipelined:
+            # R's valid straight from its register: it is only set in READ and is clear when
+            # READ ends (the DMA's completion logic starts here).
+            r_valid = Signal()
+            m.d.comb += axi.r.valid.eq(r_valid)
             # The write data from a register's select alone (the enables say when it is
             # written): W's beat, or the host's byte on every lane during a host write.
             m.d.comb += write.data.eq(Mux(host_write, host_data.replicate(p.data_bytes),
@@ -194,12 +198,12 @@ class AxiBram(wiring.Component):
                 # port's word is not waiting or moves on; the port holds its data otherwise.
                 port_valid = Signal(name="port_valid" if self.pipelined else "r_valid")
                 if self.pipelined:
-                    r_valid = Signal()
                     drain = port_valid & (~r_valid | axi.r.ready)
                 else:
                     r_valid, drain = port_valid, axi.r.ready
+                    m.d.comb += axi.r.valid.eq(r_valid)
                 issue = (remaining != 0) & (~port_valid | drain)
-                m.d.comb += [axi.r.valid.eq(r_valid), addr.eq(burst_addr), read.en.eq(issue)]
+                m.d.comb += [addr.eq(burst_addr), read.en.eq(issue)]
                 with m.If(issue):
                     m.d.sync += [burst_addr.eq(burst_addr + 1), remaining.eq(remaining - 1),
                                  r_last.eq(remaining == 1), port_valid.eq(1)]
