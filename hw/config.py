@@ -277,13 +277,16 @@ class SystoleConfig:
         they stop the run, and the array's ``ready`` outputs come from registers
         (``SystolicArray(registered_ready=)``). The ULX3S build's failing endpoints fell from
         475 to 284 with the first four and the memory check's registered room
-        (``check_registers``), and from 140 to 105 with the array's (docs/fpga.md). Two
-        more enables come from flip-flops: the sequencer's command register for a unit
-        follows the decoded instruction while it is empty (its enable is its ``valid``, not
-        the dispatch decision), and INSTRUCTIONS counts dispatches a cycle late. Same cycle
-        counts, except that a bus error stops the run a cycle after its report.
-        ``False``: the iCEBreaker, whose placer found no legal placement on three seeds with
-        the first four, and on seeds 1 and 2 with the array's.
+        (``check_registers``), and from 140 to 105 with the array's (docs/fpga.md). Shorter
+        control paths besides: the sequencer's command register for a unit follows the
+        decoded instruction while it is empty (its enable is its ``valid``, not the dispatch
+        decision), INSTRUCTIONS counts dispatches a cycle late, the DMA arbiter's payload
+        does not wait for the load unit's valid (``DmaArbiter(last_payload=)``), the token
+        queues keep ``count == 0`` and ``== 1`` in registers, and the DMA engines keep their
+        next step in a register (``DmaEngine(fast_control=)``). Same cycle counts, except
+        that a bus error stops the run a cycle after its report. ``False``: the iCEBreaker,
+        whose placer found no legal placement on three seeds with the first four, and on
+        seeds 1 and 2 with the array's (its RTLIL stays as it was without them).
     """
 
     name: str = "custom"
