@@ -303,11 +303,19 @@ class Sequencer(wiring.Component):
                                      + Value.cast(count_of(staged))[:bits])
             return total
 
-        def exceeds(addr_of, count_of, depth, max_depth=None):
-            """:func:`_exceeds` of the instruction's fields ``addr_of`` and ``count_of``."""
-            max_depth = depth if max_depth is None else max_depth
-            return _exceeds(addr_of(instr), count_of(instr), depth, max_depth,
-                            ahead(addr_of, count_of, max_depth))
+        def exceeds(kind, addr, count, depths, max_depth=None):
+            """:func:`_exceeds_one_of` for the operands ``addr`` and ``count`` (field names,
+            or an int count) of instruction kind ``kind``; ``depths`` is one depth or a list
+            of ``(condition, depth)``."""
+            def field(name):
+                return (lambda w: name) if isinstance(name, int) else \
+                    (lambda w: getattr(getattr(w.operands, kind), name))
+            addr_of, count_of = field(addr), field(count)
+            if isinstance(depths, int):
+                max_depth, depths = depths, [(None, depths)]
+            return _exceeds_one_of(addr_of(instr), count_of(instr), depths, max_depth,
+                                   per_depth=cfg.check_registers,
+                                   total=ahead(addr_of, count_of, max_depth))
 
         load_depths = [(ops.load.buffer == Buffer.WEIGHT, buf.weight_depth),
                        (ops.load.buffer == Buffer.PARAM, buf.param_depth), (None, buf.act_depth)]
@@ -315,45 +323,28 @@ class Sequencer(wiring.Component):
         if cfg.matvec:
             load_depths.insert(0, (ops.load.buffer == Buffer.TILE, buf.tile_depth))
             load_max = max(load_max, buf.tile_depth)
-        load_out_of_buffer = _exceeds_one_of(
-            ops.load.buf_addr, ops.load.rows, load_depths, load_max,
-            per_depth=cfg.check_registers,
-            total=ahead(lambda w: w.operands.load.buf_addr, lambda w: w.operands.load.rows,
-                        load_max))
+        load_out_of_buffer = exceeds("load", "buf_addr", "rows", load_depths, load_max)
         pp = ops.postproc
-        dst_max = max(buf.act_depth, buf.acc_depth)
         postproc_out_of_buffer = (
-            exceeds(lambda w: w.operands.postproc.acc_addr, lambda w: w.operands.postproc.rows,
-                    buf.acc_depth)
+            exceeds("postproc", "acc_addr", "rows", buf.acc_depth)
             | (pp.param_addr >= buf.param_depth)
-            | _exceeds_one_of(pp.dst_addr, pp.rows,
-                              [(pp.dst == PostProcDst.ACT, buf.act_depth), (None, buf.acc_depth)],
-                              dst_max, per_depth=cfg.check_registers,
-                              total=ahead(lambda w: w.operands.postproc.dst_addr,
-                                          lambda w: w.operands.postproc.rows, dst_max)))
+            | exceeds("postproc", "dst_addr", "rows",
+                      [(pp.dst == PostProcDst.ACT, buf.act_depth), (None, buf.acc_depth)],
+                      max(buf.act_depth, buf.acc_depth)))
         matvec_out_of_buffer = False
         if cfg.matvec:
-            mv = ops.matvec
             matvec_out_of_buffer = (opcode == Opcode.MATVEC) & (
-                (mv.act_addr >= buf.act_depth)
-                | exceeds(lambda w: w.operands.matvec.tile_addr,
-                          lambda w: w.operands.matvec.tiles, buf.tile_depth)
-                | exceeds(lambda w: w.operands.matvec.acc_addr,
-                          lambda w: w.operands.matvec.tiles, buf.acc_depth))
-        matmul = lambda w: w.operands.matmul   # noqa: E731
+                (ops.matvec.act_addr >= buf.act_depth)
+                | exceeds("matvec", "tile_addr", "tiles", buf.tile_depth)
+                | exceeds("matvec", "acc_addr", "tiles", buf.acc_depth))
         out_of_buffer = Mux(
             opcode == Opcode.LOAD,
             load_out_of_buffer,
-            Mux(opcode == Opcode.STORE,
-                exceeds(lambda w: w.operands.store.acc_addr, lambda w: w.operands.store.rows,
-                        buf.acc_depth),
+            Mux(opcode == Opcode.STORE, exceeds("store", "acc_addr", "rows", buf.acc_depth),
                 (opcode == Opcode.MATMUL) & (
-                    exceeds(lambda w: matmul(w).act_addr, lambda w: matmul(w).rows,
-                            buf.act_depth)
-                    | exceeds(lambda w: matmul(w).weight_addr, lambda w: cfg.array.rows,
-                              buf.weight_depth)
-                    | exceeds(lambda w: matmul(w).acc_addr, lambda w: matmul(w).rows,
-                              buf.acc_depth))
+                    exceeds("matmul", "act_addr", "rows", buf.act_depth)
+                    | exceeds("matmul", "weight_addr", cfg.array.rows, buf.weight_depth)
+                    | exceeds("matmul", "acc_addr", "rows", buf.acc_depth))
                 | (opcode == Opcode.POSTPROC) & postproc_out_of_buffer
                 | matvec_out_of_buffer))
         misaligned = moves_data & (((mem_addr | stride) & beat_mask) != 0)
