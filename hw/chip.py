@@ -16,6 +16,7 @@ from .dma import DmaEngine, descriptor_layout
 from .dma_arbiter import DmaArbiter
 from .dmaunit import DmaUnit
 from .ppunit import PostProcUnit
+from .regslice import RegisterSlice
 from .sequencer import Sequencer
 from .tokens import TokenQueues
 
@@ -109,10 +110,21 @@ class SystoleChip(wiring.Component):
         wiring.connect(m, seq.fetch_status, arbiter.statuses[0])
         wiring.connect(m, load_unit.dma_cmd, arbiter.clients[1])
         wiring.connect(m, load_unit.dma_status, arbiter.statuses[1])
+        # Statuses: the engine's completion tracking into the units' in-order queues, through
+        # register slices with ``register_slices``.
+        def statuses(name, user, engine):
+            if cfg.register_slices:
+                status_slice = m.submodules[f"{name}_status_slice"] = RegisterSlice(
+                    engine.status.payload.shape())
+                wiring.connect(m, engine.status, status_slice.i)
+                wiring.connect(m, status_slice.o, user)
+            else:
+                wiring.connect(m, user, engine.status)
+
         wiring.connect(m, arbiter.cmd, load_dma.cmd)
-        wiring.connect(m, arbiter.status, load_dma.status)
+        statuses("load", arbiter.status, load_dma)
         wiring.connect(m, store_unit.dma_cmd, store_dma.cmd)
-        wiring.connect(m, store_unit.dma_status, store_dma.status)
+        statuses("store", store_unit.dma_status, store_dma)
 
         # Buffers.
         for index in range(cfg.memory.channels):

@@ -16,6 +16,7 @@ from .bufread import BufferReader, ReadPortSignature
 from .cmds import compute_cmd_layout, flags_layout
 from .config import SystoleConfig
 from .perf import Activity
+from .regslice import RegisterSlice
 from .tokens import TokenSignature
 
 __all__ = ["ComputeUnit"]
@@ -95,6 +96,16 @@ class ComputeUnit(wiring.Component):
         m.submodules.array = array = SystolicArray(
             arr, row_module=self.row_module, streaming=matvec,
             registered_ready=cfg.registered_control)
+        # The feeders' streams into the array, through register slices with
+        # ``register_slices`` (the array's control sits among the DSPs, the readers by the
+        # block RAMs).
+        acts, weights = array.acts, array.weights
+        if cfg.register_slices:
+            m.submodules.acts_slice = acts_slice = RegisterSlice(acts.payload.shape())
+            m.submodules.weights_slice = weights_slice = RegisterSlice(weights.payload.shape())
+            wiring.connect(m, acts_slice.o, array.acts)
+            wiring.connect(m, weights_slice.o, array.weights)
+            acts, weights = acts_slice.i, weights_slice.i
 
         # Queues between the token gate and the two feeders. They hold the command narrowed to
         # the buffers: addresses to the read and write ports' widths (the feeders' sums wrap
@@ -151,9 +162,9 @@ class ComputeUnit(wiring.Component):
             with m.Else():
                 m.d.sync += w_index.eq(w_index + 1)
         m.d.comb += [
-            array.weights.valid.eq(weight_reader.resp.valid),
-            array.weights.payload.eq(weight_reader.resp.payload.data[:cols * fmt.weight_width]),
-            weight_reader.resp.ready.eq(array.weights.ready),
+            weights.valid.eq(weight_reader.resp.valid),
+            weights.payload.eq(weight_reader.resp.payload.data[:cols * fmt.weight_width]),
+            weight_reader.resp.ready.eq(weights.ready),
         ]
 
         # Activation feeder: one vector per accepted read, with its write-back instructions.
@@ -226,12 +237,12 @@ class ComputeUnit(wiring.Component):
         response = act_reader.resp
         to_array = response.valid & ~response.payload.meta.x if matvec else response.valid
         m.d.comb += [
-            array.acts.valid.eq(to_array & meta_q.w_rdy),
-            array.acts.payload.data.eq(response.payload.data[:rows * fmt.act_width]),
-            array.acts.payload.swap.eq(response.payload.meta.swap),
-            response.ready.eq(array.acts.ready & meta_q.w_rdy),
+            acts.valid.eq(to_array & meta_q.w_rdy),
+            acts.payload.data.eq(response.payload.data[:rows * fmt.act_width]),
+            acts.payload.swap.eq(response.payload.meta.swap),
+            response.ready.eq(acts.ready & meta_q.w_rdy),
             meta_q.w_data.eq(response.payload.meta),
-            meta_q.w_en.eq(array.acts.valid & array.acts.ready),
+            meta_q.w_en.eq(acts.valid & acts.ready),
             self.array_busy.eq(array.acts.valid & array.acts.ready),
         ]
         if matvec:
@@ -289,7 +300,11 @@ class ComputeUnit(wiring.Component):
         in_pipeline = (in_flight != 0) | retire | (act_q.r_rdy & a_head.sync)
         with m.If(self.array_busy):
             m.d.comb += self.activity.eq(Activity.BUSY)
-        with m.Elif(offered & ~array.acts.ready):
+        # The array refuses a vector while its next weight tile loads; with a slice the vector
+        # waits there.
+        refused = array.acts.valid & ~array.acts.ready if cfg.register_slices \
+            else offered & ~acts.ready
+        with m.Elif(refused):
             m.d.comb += self.activity.eq(Activity.WEIGHTS)
         with m.Elif(holds_matmul):
             m.d.comb += self.activity.eq(Activity.INPUTS)

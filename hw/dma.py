@@ -95,7 +95,8 @@ class DmaEngine(wiring.Component):
         cycles: the splitter keeps its next step (the bytes to the granule boundary, at most
         a burst) in a register, updated with the bytes to the boundary, instead of deriving
         it from them in the cycle of the burst (the compare and multiplexer leave the burst's
-        path into the address, the bytes left and the length); with one channel, each
+        path into the address, the bytes left and the length), and the next row's address
+        too (the stride's adder leaves the path of a row's last burst); with one channel, each
         descriptor's count of unfinished bursts selects between its value plus and minus one
         instead of adding the start and completion pulses. ``False`` (default) saves logic
         cells (the iCEBreaker).
@@ -185,6 +186,7 @@ class DmaEngine(wiring.Component):
 
         if self.fast_control:
             row_end = remaining <= step                     # the row's last burst
+            next_row = Signal(cfg.addr_width)               # row_addr + desc.stride
         else:
             m.d.comb += step.eq(Mux(short_granule, to_granule, max_bytes))
             row_end = (remaining <= to_granule) & (remaining <= max_bytes)
@@ -272,6 +274,8 @@ class DmaEngine(wiring.Component):
                     m.next = "CHECK-1"
             with m.State("CHECK-1"):
                 m.d.sync += to_boundary(cfg.interleave - addr[:granule_bits])
+                if self.fast_control:
+                    m.d.sync += next_row.eq(row_addr + desc.stride)
                 if self.range_checks:
                     rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
                     m.d.sync += [
@@ -299,7 +303,10 @@ class DmaEngine(wiring.Component):
                     m.d.comb += channel.cmd.valid.eq(target == index)
                 with m.If(channel_ready):
                     with m.If(row_end):
-                        next_row = row_addr + desc.stride
+                        if self.fast_control:
+                            m.d.sync += next_row.eq(next_row + desc.stride)
+                        else:
+                            next_row = row_addr + desc.stride
                         m.d.sync += [row_addr.eq(next_row), addr.eq(next_row),
                                      remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1),
                                      *to_boundary(cfg.interleave - next_row[:granule_bits]),

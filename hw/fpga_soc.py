@@ -14,6 +14,7 @@ from .addrmap import AddressMap
 from .axi_bram import AxiBram
 from .chip import SystoleChip
 from .config import SystoleConfig
+from .regslice import AxiRegisterSlice
 from .uart import UartRx, UartTx
 from .uart_bridge import UartBridge
 
@@ -98,12 +99,19 @@ class FpgaSoC(wiring.Component):
         channel = amap.channel_of(bridge.mem.payload.addr)
         ready, rsp_valid, rsp_data = 0, 0, 0
         for index in range(mem.channels):
-            # Inferred block RAM (the ECP5's 64 DP16KD) takes its address from a register;
-            # the iCE40's four SPRAMs keep the multiplexed address (no logic cells to spare).
+            # Inferred block RAM (the ECP5's 64 DP16KD) takes its address from a register,
+            # and the chip's AR, AW and W reach it through register slices (its ready, decoded
+            # from its state, ran into the DMA splitter's enables); the iCE40's four SPRAMs
+            # keep the multiplexed address and direct ports (no logic cells to spare).
+            pipelined = self.ram == "generic"
             bram = m.submodules[f"bram{index}"] = AxiBram(
-                mem.axi, mem.channel_size, ram=self.ram,
-                pipelined=self.ram == "generic")
-            wiring.connect(m, chip.axi[index], bram.axi)
+                mem.axi, mem.channel_size, ram=self.ram, pipelined=pipelined)
+            if pipelined:
+                axi_slice = m.submodules[f"axi_slice{index}"] = AxiRegisterSlice(mem.axi)
+                wiring.connect(m, chip.axi[index], axi_slice.s)
+                wiring.connect(m, axi_slice.m, bram.axi)
+            else:
+                wiring.connect(m, chip.axi[index], bram.axi)
             selected = channel == index
             m.d.comb += [
                 bram.host.valid.eq(bridge.mem.valid & selected),

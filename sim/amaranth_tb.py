@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["stream_put", "stream_get", "stream_get_timed"]
+__all__ = ["simulate", "stream_put", "stream_get", "stream_get_timed"]
+
+
+def simulate(dut, *benches, background=()) -> None:
+    """Run ``benches`` (async testbenches) on ``dut`` with a 100 MHz clock until they end;
+    ``background`` testbenches run alongside and do not keep the simulation going."""
+    from amaranth.sim import Simulator
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in benches:
+        sim.add_testbench(bench)
+    for bench in background:
+        sim.add_testbench(bench, background=True)
+    sim.run()
 
 
 async def stream_put(ctx, stream, payload) -> None:

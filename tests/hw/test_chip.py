@@ -301,6 +301,25 @@ def test_registered_operand_reads_add_one_cycle(m):
         assert piped.registers["STALL_INPUTS"] == plain.registers["STALL_INPUTS"] + 1
 
 
+@pytest.mark.parametrize("m", [9, 96])
+def test_register_slices_add_a_cycle_per_crossing(m):
+    """``register_slices`` (the ULX3S presets): the same results, one cycle more for each
+    stream through a slice on the way: the instruction fetch's status (STALL_SEQUENCER), the
+    activation LOAD's (STALL_MEMORY: the MATMUL waits for its token), the activation slice
+    before the array takes the first vector (STALL_INPUTS; ARRAY_BUSY counts the array's
+    own handshakes) and the STORE's status (STALL_DRAIN)."""
+    a, b = operands(m)
+    image = image_with(gemm_program(m), a, b, size=0x10000)
+    plain = run_chip(CONFIG, image, 0, mode="fixed")
+    sliced = run_chip(replace(CONFIG, register_slices=True), image, 0, mode="fixed")
+    np.testing.assert_array_equal(result(sliced.memory, m), matmul_int32(a, b))
+    more = {name: sliced.registers[name] - plain.registers[name]
+            for name in ("CYCLES_LO", "ARRAY_BUSY", "STALL_SEQUENCER", "STALL_MEMORY",
+                         "STALL_DRAIN", "STALL_WEIGHTS", "STALL_INPUTS")}
+    assert more == {"CYCLES_LO": 4, "ARRAY_BUSY": 0, "STALL_SEQUENCER": 1, "STALL_MEMORY": 1,
+                    "STALL_DRAIN": 1, "STALL_WEIGHTS": 0, "STALL_INPUTS": 1}
+
+
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_back_to_back_results_for_one_accumulator_word(pipelined):
     """The tightest stream of results for one accumulator word: seven 1-row MATMULs into word
@@ -311,7 +330,7 @@ def test_back_to_back_results_for_one_accumulator_word(pipelined):
     from systole.compiler import compile_gemm
 
     config = replace(CONFIG.with_array(1, 4), registered_acc_reads=pipelined,
-                     registered_operand_reads=pipelined)
+                     registered_operand_reads=pipelined, register_slices=pipelined)
     rng = np.random.default_rng(5)
     a = rng.integers(-128, 128, (1, 7), dtype=np.int8)
     a[0, :3] = -128

@@ -4,21 +4,12 @@ bursts (strobes, backpressure) and host bytes against a numpy memory; driver fra
 import numpy as np
 import pytest
 from amaranth.hdl import Module
-from amaranth.sim import Simulator
 
 from systole.hw.axi import AxiParams
 from systole.hw.axi_bram import AxiBram
 from systole.hw.uart import UartRx, UartTx, uart_divisor
-from systole.sim.amaranth_tb import stream_get_timed, stream_put
+from systole.sim.amaranth_tb import simulate, stream_get_timed, stream_put
 from systole.uart_device import MIN_FILL_RUN, _runs
-
-
-def simulate(dut, *benches):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in benches:
-        sim.add_testbench(bench)
-    sim.run()
 
 
 def test_uart_round_trip():
