@@ -122,13 +122,18 @@ class ComputeUnit(wiring.Component):
             "act_addr": len(self.act.addr), "weight_addr": weight_addr_bits,
             "acc_addr": len(self.acc_write.addr), "rows": rows_bits,
             "accumulate": 1, **({"matvec": 1} if matvec else {}),
+            # With ``registered_control`` the index of the last row, ``rows - 1``, is queued
+            # too: the activation feeder's end-of-command compare then has no subtraction.
+            **({"last_index": rows_bits} if cfg.registered_control else {}),
         })
         queued = Signal(cmd_layout)
         m.submodules.weight_q = weight_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
         m.submodules.act_q = act_q = fifo.SyncFIFOBuffered(width=cmd_layout.size, depth=4)
         cmd, flags = self.cmd.payload, self.cmd.payload.flags
         m.d.comb += [getattr(queued, name).eq(getattr(cmd, name))
-                     for name in cmd_layout.members]
+                     for name in cmd_layout.members if name != "last_index"]
+        if cfg.registered_control:
+            m.d.comb += queued.last_index.eq(cmd.rows - 1)
         tokens_ok = ((~flags.pop_prev | self.tokens.prev_ready)
                      & (~flags.pop_next | self.tokens.next_ready))
         no_tile = cmd.sync | cmd.matvec if matvec else cmd.sync   # no weight tile to shift
@@ -182,7 +187,7 @@ class ComputeUnit(wiring.Component):
         in_flight = Signal(range(1 << 12))    # vectors read but not yet written back
         retire = Signal()
         request = act_reader.req
-        last = a_index == a_head.rows - 1
+        last = a_index == (a_head.last_index if cfg.registered_control else a_head.rows - 1)
         m.d.comb += [
             request.payload.addr.eq(a_head.act_addr + a_index),
             request.payload.meta.swap.eq(a_index == 0),

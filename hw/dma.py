@@ -96,7 +96,8 @@ class DmaEngine(wiring.Component):
         a burst) in a register, updated with the bytes to the boundary, instead of deriving
         it from them in the cycle of the burst (the compare and multiplexer leave the burst's
         path into the address, the bytes left and the length), and the next row's address
-        too (the stride's adder leaves the path of a row's last burst); with one channel, each
+        and its bytes to the boundary too (the stride's adder and the subtraction leave the
+        path of a row's last burst); with one channel, each
         descriptor's count of unfinished bursts selects between its value plus and minus one
         instead of adding the start and completion pulses. ``False`` (default) saves logic
         cells (the iCEBreaker).
@@ -187,6 +188,11 @@ class DmaEngine(wiring.Component):
         if self.fast_control:
             row_end = remaining <= step                     # the row's last burst
             next_row = Signal(cfg.addr_width)               # row_addr + desc.stride
+            next_gap = Signal.like(to_granule)              # its bytes to the boundary
+
+            def load_next_row(value):
+                return [next_row.eq(value),
+                        next_gap.eq(cfg.interleave - value[:granule_bits])]
         else:
             m.d.comb += step.eq(Mux(short_granule, to_granule, max_bytes))
             row_end = (remaining <= to_granule) & (remaining <= max_bytes)
@@ -275,7 +281,7 @@ class DmaEngine(wiring.Component):
             with m.State("CHECK-1"):
                 m.d.sync += to_boundary(cfg.interleave - addr[:granule_bits])
                 if self.fast_control:
-                    m.d.sync += next_row.eq(row_addr + desc.stride)
+                    m.d.sync += load_next_row(row_addr + desc.stride)
                 if self.range_checks:
                     rows_minus_1 = Mux(desc.rows == 0, 0, desc.rows - 1)
                     m.d.sync += [
@@ -304,12 +310,14 @@ class DmaEngine(wiring.Component):
                 with m.If(channel_ready):
                     with m.If(row_end):
                         if self.fast_control:
-                            m.d.sync += next_row.eq(next_row + desc.stride)
+                            m.d.sync += load_next_row(next_row + desc.stride)
+                            gap = next_gap
                         else:
                             next_row = row_addr + desc.stride
+                            gap = cfg.interleave - next_row[:granule_bits]
                         m.d.sync += [row_addr.eq(next_row), addr.eq(next_row),
                                      remaining.eq(desc.row_bytes), rows_left.eq(rows_left - 1),
-                                     *to_boundary(cfg.interleave - next_row[:granule_bits]),
+                                     *to_boundary(gap),
                                      buf_ptr.eq(buf_ptr + (remaining >> beat_bits))]
                         with m.If(rows_left == 1):
                             # The FSM only accepts a descriptor when a marker slot is free.

@@ -100,8 +100,9 @@ class FpgaSoC(wiring.Component):
         ready, rsp_valid, rsp_data = 0, 0, 0
         for index in range(mem.channels):
             # Inferred block RAM (the ECP5's 64 DP16KD) takes its address from a register,
-            # and the chip's AR, AW and W reach it through register slices (its ready, decoded
-            # from its state, ran into the DMA splitter's enables); the iCE40's four SPRAMs
+            # and its AXI4 port is behind register slices (AR, AW, W and R: its ready, decoded
+            # from its state, ran into the DMA splitter's enables, its read data across the
+            # die into the chip's buffers); the iCE40's four SPRAMs
             # keep the multiplexed address and direct ports (no logic cells to spare).
             pipelined = self.ram == "generic"
             bram = m.submodules[f"bram{index}"] = AxiBram(

@@ -2,7 +2,8 @@
 ``ready``) all come from flip-flops, so that neither side's handshake logic reaches the other's
 in the same cycle. The FPGA prototype puts them between the chip's memory ports and the block
 RAMs, where the memory's ``ready`` (decoded from its state) ran through the DMA's burst
-splitter into some hundred enables (the ULX3S build's longest paths)."""
+splitter into some hundred enables, and its read data across the die into the chip's buffers
+(the ULX3S build's longest paths)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ class RegisterSlice(wiring.Component):
 
 
 class AxiRegisterSlice(wiring.Component):
-    """Register slices on the manager-to-subordinate channels of an AXI4 port (AR, AW, W);
-    R and B pass straight through.
+    """Register slices on the channels of an AXI4 port that carry addresses and data (AR, AW,
+    W and R); B passes straight through.
 
     Parameters
     ----------
@@ -82,7 +83,7 @@ class AxiRegisterSlice(wiring.Component):
 
     Latency
     -------
-    One cycle more on AR, AW and W (:class:`RegisterSlice`); none on R and B. Full throughput.
+    One cycle more on AR, AW, W and R (:class:`RegisterSlice`); none on B. Full throughput.
     """
 
     def __init__(self, params):
@@ -91,11 +92,11 @@ class AxiRegisterSlice(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        for name in ("ar", "aw", "w"):
+        for name in ("ar", "aw", "w", "r"):
+            # From the manager's side to the subordinate's, except R.
+            source, sink = (self.m, self.s) if name == "r" else (self.s, self.m)
             m.submodules[name] = stage = RegisterSlice(getattr(self.s, name).payload.shape())
-            wiring.connect(m, wiring.flipped(getattr(self.s, name)), stage.i)
-            wiring.connect(m, stage.o, wiring.flipped(getattr(self.m, name)))
-        for name in ("r", "b"):
-            wiring.connect(m, wiring.flipped(getattr(self.m, name)),
-                           wiring.flipped(getattr(self.s, name)))
+            wiring.connect(m, wiring.flipped(getattr(source, name)), stage.i)
+            wiring.connect(m, stage.o, wiring.flipped(getattr(sink, name)))
+        wiring.connect(m, wiring.flipped(self.m.b), wiring.flipped(self.s.b))
         return m
