@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
@@ -23,6 +23,15 @@ __all__ = ["AxiBram", "host_cmd_layout", "RAMS", "SPRAM_WORDS"]
 RAMS = ("generic", "ice40_spram")
 #: Words of one iCE40UP SPRAM (16 bits wide).
 SPRAM_WORDS = 16 * 1024
+
+
+class Access(enum.Enum, shape=3):
+    """The block RAM access of a pipelined :class:`AxiBram` this cycle."""
+    NONE = 0
+    WRITE = 1           # a W beat, when W is valid
+    READ = 2            # a read beat, when the read-ahead has room
+    HOST_WRITE = 3
+    HOST_READ = 4
 
 
 def host_cmd_layout(addr_width: int) -> data.StructLayout:
@@ -49,7 +58,9 @@ class AxiBram(wiring.Component):
         read beat before it goes out on R (one cycle more per burst). A large memory's
         address fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the
         multiplexer in front of it (host command or burst address) was the ULX3S build's
-        longest path, later the block RAMs' output multiplexer into the byte select.
+        longest path, later the block RAMs' output multiplexer into the byte select, and then
+        the write and read enables, which come from a register of their own (``access``)
+        and not from the FSM's state decode.
         ``False`` (default) saves the registers' logic cells (the iCEBreaker).
 
     Members
@@ -138,18 +149,41 @@ class AxiBram(wiring.Component):
             # written): W's beat, or the host's byte on every lane during a host write.
             m.d.comb += write.data.eq(Mux(host_write, host_data.replicate(p.data_bytes),
                                           axi.w.payload.data))
+            # The enables from a register of their own (``access``), not from the FSM's state
+            # decode: they go to every block RAM (64 DP16KD on the ULX3S, all over the die).
+            # One register for every kind of access, so that yosys sees the read and write
+            # enables exclusive and maps the read enable to the block RAMs' clock enable (with
+            # flags of their own it emulated it in logic, and the read data lost its output
+            # registers). ``more``: a read burst's beats still to read (remaining != 0).
+            access = Signal(Access)
+            more = Signal()
+            host_we = Signal(p.data_bytes)              # the host write's lane
+            port_valid = Signal(name="port_valid")
+            drain = port_valid & (~r_valid | axi.r.ready)
+            issue = (access == Access.READ) & more & (~port_valid | drain)
+            m.d.comb += [
+                write.en.eq(Mux(access == Access.WRITE,
+                                Mux(axi.w.valid, axi.w.payload.strb, 0),
+                                Mux(access == Access.HOST_WRITE, host_we, 0))),
+                read.en.eq(issue | (access == Access.HOST_READ)),
+                axi.w.ready.eq(access == Access.WRITE),
+            ]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += axi.aw.ready.eq(1)
                 with m.If(axi.aw.valid):
                     m.d.sync += [burst_addr.eq(axi.aw.payload.addr[beat_bits:]),
                                  burst_id.eq(axi.aw.payload.id)]
+                    if self.pipelined:
+                        m.d.sync += access.eq(Access.WRITE)
                     m.next = "WRITE"
                 with m.Elif(axi.ar.valid):
                     m.d.comb += axi.ar.ready.eq(1)
                     m.d.sync += [burst_addr.eq(axi.ar.payload.addr[beat_bits:]),
                                  burst_id.eq(axi.ar.payload.id),
                                  remaining.eq(axi.ar.payload.len + 1)]
+                    if self.pipelined:
+                        m.d.sync += [access.eq(Access.READ), more.eq(1)]
                     m.next = "READ"
                 with m.Elif(self.host.valid):
                     m.d.comb += self.host.ready.eq(1)
@@ -157,7 +191,10 @@ class AxiBram(wiring.Component):
                     m.d.sync += lane.eq(cmd.addr[:beat_bits])
                     if self.pipelined:
                         m.d.sync += [burst_addr.eq(cmd.addr[beat_bits:]),
-                                     host_write.eq(cmd.write), host_data.eq(cmd.data)]
+                                     host_write.eq(cmd.write), host_data.eq(cmd.data),
+                                     host_we.eq(Const(1, p.data_bytes) << cmd.addr[:beat_bits]),
+                                     access.eq(Mux(cmd.write, Access.HOST_WRITE,
+                                                   Access.HOST_READ))]
                         m.next = "HOST"
                     else:
                         m.d.comb += addr.eq(cmd.addr[beat_bits:])
@@ -172,22 +209,25 @@ class AxiBram(wiring.Component):
                             m.next = "HOST_READ"
             if self.pipelined:
                 with m.State("HOST"):
-                    m.d.sync += host_write.eq(0)      # (it selects the write data)
+                    # (``access`` writes or reads; ``host_write`` selects the write data)
+                    m.d.sync += [host_write.eq(0), access.eq(Access.NONE)]
                     with m.If(host_write):
-                        m.d.comb += write.en.eq(Const(1, p.data_bytes) << lane)
                         m.d.sync += rsp.eq(0)
                         m.next = "HOST_RSP"
                     with m.Else():
-                        m.d.comb += read.en.eq(1)
                         m.next = "HOST_READ"
             with m.State("WRITE"):
-                m.d.comb += [axi.w.ready.eq(1), addr.eq(burst_addr)]
+                if not self.pipelined:
+                    m.d.comb += axi.w.ready.eq(1)
+                m.d.comb += addr.eq(burst_addr)
                 with m.If(axi.w.valid):
                     if not self.pipelined:
-                        m.d.comb += write.data.eq(axi.w.payload.data)
-                    m.d.comb += write.en.eq(axi.w.payload.strb)
+                        m.d.comb += [write.data.eq(axi.w.payload.data),
+                                     write.en.eq(axi.w.payload.strb)]
                     m.d.sync += burst_addr.eq(burst_addr + 1)
                     with m.If(axi.w.payload.last):
+                        if self.pipelined:
+                            m.d.sync += access.eq(Access.NONE)
                         m.next = "WRITE_RSP"
             with m.State("WRITE_RSP"):
                 m.d.comb += axi.b.valid.eq(1)
@@ -196,17 +236,18 @@ class AxiBram(wiring.Component):
             with m.State("READ"):
                 # Valid-ready pipeline over the synchronous read port: a beat is read when the
                 # port's word is not waiting or moves on; the port holds its data otherwise.
-                port_valid = Signal(name="port_valid" if self.pipelined else "r_valid")
-                if self.pipelined:
-                    drain = port_valid & (~r_valid | axi.r.ready)
-                else:
+                if not self.pipelined:
+                    port_valid = Signal(name="r_valid")
                     r_valid, drain = port_valid, axi.r.ready
                     m.d.comb += axi.r.valid.eq(r_valid)
-                issue = (remaining != 0) & (~port_valid | drain)
-                m.d.comb += [addr.eq(burst_addr), read.en.eq(issue)]
+                    issue = (remaining != 0) & (~port_valid | drain)
+                    m.d.comb += read.en.eq(issue)
+                m.d.comb += addr.eq(burst_addr)
                 with m.If(issue):
                     m.d.sync += [burst_addr.eq(burst_addr + 1), remaining.eq(remaining - 1),
                                  r_last.eq(remaining == 1), port_valid.eq(1)]
+                    if self.pipelined:
+                        m.d.sync += more.eq(remaining != 1)
                 with m.Elif(drain):
                     m.d.sync += port_valid.eq(0)
                 if self.pipelined:
@@ -218,7 +259,7 @@ class AxiBram(wiring.Component):
                 with m.If(r_valid & axi.r.ready & r_last_out):
                     m.d.sync += r_last.eq(0)
                     if self.pipelined:
-                        m.d.sync += r_last_out.eq(0)
+                        m.d.sync += [r_last_out.eq(0), access.eq(Access.NONE)]
                     m.next = "IDLE"
             with m.State("HOST_READ"):
                 if self.pipelined:

@@ -429,6 +429,11 @@ class Sequencer(wiring.Component):
                     m.d.sync += [stream_.payload.eq(command), valid.eq(1)]
             targets[unit_value], loads[unit_value] = valid, load
         target_of = {value: Signal(name=f"to_{value.name.lower()}") for value in targets}
+        # With ``register_slices`` dispatch waits on a register, loaded in CLASSIFY and every
+        # DISPATCH cycle: the instruction's unit has no command waiting (a cycle behind its
+        # ``ready``), not on the units' command registers through the target decode (the
+        # ULX3S build's path into the ``take`` enables of some 200 flip-flops).
+        target_free = Signal()
 
         # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
@@ -573,8 +578,14 @@ class Sequencer(wiring.Component):
                 # Decided here so that dispatch looks at registers only.
                 m.d.sync += halting.eq(opcode == Opcode.HALT)
                 m.d.sync += [target_of[value].eq(unit == value) for value in targets]
+                if cfg.register_slices:
+                    m.d.sync += target_free.eq(~Cat(*((unit == value) & held for value, held
+                                                      in targets.items())).any())
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
+                if cfg.register_slices:
+                    m.d.sync += target_free.eq(~Cat(*(target_of[value] & held for value, held
+                                                      in targets.items())).any())
                 with m.If(~running):
                     m.next = "DRAIN"
                 with m.Elif(~checked_ok):
@@ -583,7 +594,8 @@ class Sequencer(wiring.Component):
                 with m.Elif(halting):
                     m.d.sync += [running.eq(0), stopping.eq(1)]
                     m.next = "DRAIN"
-                with m.Elif(~Cat(*(target_of[value] & held
+                with m.Elif(target_free if cfg.register_slices else
+                            ~Cat(*(target_of[value] & held
                                    for value, held in targets.items())).any()):
                     m.d.comb += [loads[value].eq(target_of[value]) for value in targets]
                     m.d.comb += self.dispatched.eq(1)
