@@ -282,8 +282,9 @@ class SystoleConfig:
         decoded instruction while it is empty (its enable is its ``valid``, not the dispatch
         decision), INSTRUCTIONS counts dispatches a cycle late, the DMA arbiter's payload
         does not wait for the load unit's valid (``DmaArbiter(last_payload=)``), the token
-        queues keep ``count == 0`` and ``== 1`` in registers, and the DMA engines keep their
-        next step in a register (``DmaEngine(fast_control=)``). Same cycle counts, except
+        queues keep ``count == 0`` and ``== 1`` in registers, the DMA engines keep their
+        next step and next row in registers (``DmaEngine(fast_control=)``), and the compute
+        unit queues each command's last row index. Same cycle counts, except
         that a bus error stops the run a cycle after its report. ``False``: the iCEBreaker,
         whose placer found no legal placement on three seeds with the first four, and on
         seeds 1 and 2 with the array's (its RTLIL stays as it was without them).
@@ -294,8 +295,10 @@ class SystoleConfig:
         streams into the array. Each side's handshake logic then ends at a flip-flop instead
         of running into the other's enables: the ULX3S build's longest paths, mostly wire
         between the block RAMs and the DSP rows. One cycle more per DMA descriptor's status
-        and per MATMUL's results; the cycle model leaves them out (on ``tiny``, 0.2 % of a
-        GEMM's cycles, within the model's spread). On the ``ulx3s`` presets only.
+        and per MATMUL's results, and the sequencer dispatches on a registered "the target
+        unit's command register is free" (a cycle later when it waits for a busy unit). The
+        cycle model leaves them out (a GEMM on ``tiny`` moved by less than 1 %, within the
+        model's spread). On the ``ulx3s`` presets only.
     """
 
     name: str = "custom"
