@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
-from amaranth.lib import data, enum, memory, stream, wiring
+from amaranth.lib import data, enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
@@ -23,6 +23,9 @@ __all__ = ["AxiBram", "host_cmd_layout", "RAMS", "SPRAM_WORDS"]
 RAMS = ("generic", "ice40_spram")
 #: Words of one iCE40UP SPRAM (16 bits wide).
 SPRAM_WORDS = 16 * 1024
+#: Read beats a pipelined memory reads ahead of R (its FIFO): a read's request to its beat
+#: on R is 6 cycles, so 8 keep one beat per cycle.
+READ_AHEAD = 8
 
 
 class Access(enum.Enum, shape=3):
@@ -110,6 +113,13 @@ class AxiBram(wiring.Component):
         depth = self.size // p.data_bytes
         word_bits = exact_log2(depth)
         write, read = self._ram(m, depth)
+        if self.pipelined:
+            # The FSM's accesses reach the block RAMs a cycle later, from a request stage of
+            # registers (below): its write and read here are the stage's inputs.
+            ports = SimpleNamespace(write=write, read=read)
+            write = SimpleNamespace(addr=Signal(word_bits), data=Signal(p.data_width),
+                                    en=Signal(p.data_bytes))
+            read = SimpleNamespace(addr=write.addr, en=Signal(), data=ports.read.data)
         addr = Signal(word_bits)                 # the one address of both ports
         m.d.comb += [write.addr.eq(addr), read.addr.eq(addr)]
 
@@ -126,13 +136,25 @@ class AxiBram(wiring.Component):
         rsp = Signal(8)
 
         if self.pipelined:
-            # A register stage after the read port: R's data and last come from registers,
-            # not from the block RAMs' output multiplexer. A host read's word goes through
-            # the same register (no burst is in progress then), so that each block RAM output
-            # drives one flip-flop. No reset (R's valid says when it holds data), so that the
-            # ECP5 build can move it into the block RAMs' output registers (systole.outreg).
-            r_data, r_last_out = Signal(p.data_width, reset_less=True), Signal()
-            host_word = r_data
+            # Read beats: every word read lands in ``word`` the cycle after it is on the port
+            # (one flip-flop per block RAM output, always enabled and without reset, so that
+            # the ECP5 build moves it into the block RAMs' output registers: systole.outreg),
+            # then in a FIFO that R drains. A burst reads ahead as far as the FIFO has room
+            # for every word in flight (``credits``). A host read's word comes through
+            # ``word`` too.
+            word = Signal(p.data_width, reset_less=True)
+            host_word = word
+            m.submodules.beats = beats = fifo.SyncFIFOBuffered(width=p.data_width + 1,
+                                                               depth=READ_AHEAD)
+            credits = Signal(range(READ_AHEAD + 1))     # words asked for and not yet on R
+            last = Signal()                             # the beat asked for ends the burst
+            # A beat in the request stage, on the port, in ``word``; with R's ``last``.
+            in_req, in_port, in_word = Signal(), Signal(), Signal()
+            last_req, last_port, last_word = Signal(), Signal(), Signal()
+            popped = axi.r.valid & axi.r.ready
+            m.d.comb += [beats.w_en.eq(in_word), beats.w_data.eq(Cat(word, last_word)),
+                         axi.r.valid.eq(beats.r_rdy), beats.r_en.eq(axi.r.ready)]
+            r_data, r_last_out = beats.r_data[:p.data_width], beats.r_data[-1]
         else:
             r_data, r_last_out = read.data, r_last
         m.d.comb += [axi.r.payload.data.eq(r_data), axi.r.payload.id.eq(burst_id),
@@ -141,10 +163,6 @@ class AxiBram(wiring.Component):
                      self.host_rsp.payload.eq(rsp)]
 
         if self.pipelined:
-            # R's valid straight from its register: it is only set in READ and is clear when
-            # READ ends (the DMA's completion logic starts here).
-            r_valid = Signal()
-            m.d.comb += axi.r.valid.eq(r_valid)
             # The write data from a register's select alone (the enables say when it is
             # written): W's beat, or the host's byte on every lane during a host write.
             m.d.comb += write.data.eq(Mux(host_write, host_data.replicate(p.data_bytes),
@@ -158,15 +176,33 @@ class AxiBram(wiring.Component):
             access = Signal(Access)
             more = Signal()
             host_we = Signal(p.data_bytes)              # the host write's lane
-            port_valid = Signal(name="port_valid")
-            drain = port_valid & (~r_valid | axi.r.ready)
-            issue = (access == Access.READ) & more & (~port_valid | drain)
+            issue = (access == Access.READ) & more & (credits != READ_AHEAD)
             m.d.comb += [
                 write.en.eq(Mux(access == Access.WRITE,
                                 Mux(axi.w.valid, axi.w.payload.strb, 0),
                                 Mux(access == Access.HOST_WRITE, host_we, 0))),
                 read.en.eq(issue | (access == Access.HOST_READ)),
                 axi.w.ready.eq(access == Access.WRITE),
+                last.eq(remaining == 1),
+            ]
+            # The request stage. Its access code goes along and is decoded into the block
+            # RAMs' enables, so that yosys still sees them exclusive.
+            req_access = Signal(Access)
+            req_mask, req_read = Signal(p.data_bytes), Signal()
+            m.d.sync += [
+                ports.write.addr.eq(write.addr), ports.read.addr.eq(read.addr),
+                ports.write.data.eq(write.data), req_mask.eq(write.en), req_read.eq(read.en),
+                req_access.eq(access),
+                word.eq(read.data),
+                in_req.eq(issue), in_port.eq(in_req), in_word.eq(in_port),
+                last_req.eq(last), last_port.eq(last_req), last_word.eq(last_port),
+                credits.eq(credits + issue - popped),
+            ]
+            m.d.comb += [
+                ports.write.en.eq(Mux((req_access == Access.WRITE)
+                                      | (req_access == Access.HOST_WRITE), req_mask, 0)),
+                ports.read.en.eq(((req_access == Access.READ)
+                                  | (req_access == Access.HOST_READ)) & req_read),
             ]
         with m.FSM():
             with m.State("IDLE"):
@@ -215,7 +251,9 @@ class AxiBram(wiring.Component):
                         m.d.sync += rsp.eq(0)
                         m.next = "HOST_RSP"
                     with m.Else():
-                        m.next = "HOST_READ"
+                        m.next = "HOST_WAIT"
+                with m.State("HOST_WAIT"):          # the request stage
+                    m.next = "HOST_READ"
             with m.State("WRITE"):
                 if not self.pipelined:
                     m.d.comb += axi.w.ready.eq(1)
@@ -243,30 +281,28 @@ class AxiBram(wiring.Component):
                     issue = (remaining != 0) & (~port_valid | drain)
                     m.d.comb += read.en.eq(issue)
                 m.d.comb += addr.eq(burst_addr)
-                with m.If(issue):
-                    m.d.sync += [burst_addr.eq(burst_addr + 1), remaining.eq(remaining - 1),
-                                 r_last.eq(remaining == 1), port_valid.eq(1)]
-                    if self.pipelined:
-                        m.d.sync += more.eq(remaining != 1)
-                with m.Elif(drain):
-                    m.d.sync += port_valid.eq(0)
                 if self.pipelined:
-                    with m.If(drain):
-                        m.d.sync += [r_data.eq(read.data), r_last_out.eq(r_last),
-                                     r_valid.eq(1)]
-                    with m.Elif(axi.r.ready):
-                        m.d.sync += r_valid.eq(0)
-                with m.If(r_valid & axi.r.ready & r_last_out):
-                    m.d.sync += r_last.eq(0)
-                    if self.pipelined:
-                        m.d.sync += [r_last_out.eq(0), access.eq(Access.NONE)]
-                    m.next = "IDLE"
+                    with m.If(issue):
+                        m.d.sync += [burst_addr.eq(burst_addr + 1),
+                                     remaining.eq(remaining - 1), more.eq(remaining != 1)]
+                    with m.If(popped & r_last_out):
+                        m.d.sync += access.eq(Access.NONE)
+                        m.next = "IDLE"
+                else:
+                    with m.If(issue):
+                        m.d.sync += [burst_addr.eq(burst_addr + 1),
+                                     remaining.eq(remaining - 1),
+                                     r_last.eq(remaining == 1), port_valid.eq(1)]
+                    with m.Elif(drain):
+                        m.d.sync += port_valid.eq(0)
+                    with m.If(r_valid & axi.r.ready & r_last_out):
+                        m.d.sync += r_last.eq(0)
+                        m.next = "IDLE"
             with m.State("HOST_READ"):
                 if self.pipelined:
-                    # The whole word first, the byte a cycle later: the block RAMs' output
-                    # multiplexer and the byte select in one cycle were the ULX3S build's
-                    # longest path.
-                    m.d.sync += host_word.eq(read.data)
+                    # The word is on the port and ``word`` takes it; the byte is selected from
+                    # there (the block RAMs' output multiplexer and the byte select in one
+                    # cycle were the ULX3S build's longest path).
                     m.next = "HOST_BYTE"
                 else:
                     m.d.sync += rsp.eq(read.data.word_select(lane, 8))
