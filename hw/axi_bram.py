@@ -56,15 +56,18 @@ class AxiBram(wiring.Component):
         SB_SPRAM256KA instances, 16 bits x 16 Ki words each; ``size`` at most 16 Ki words).
     pipelined : bool
         Registers around the block RAM for a fast clock: the memory's address comes from a
-        register only (host accesses load it first, one cycle more each), a host read's word
-        is registered before its byte is selected in two steps (two more), and so is each
-        read beat before it goes out on R (one cycle more per burst). A large memory's
+        register only (host accesses load it first, one cycle more each); every access
+        reaches the block RAMs from a request stage of registers, a cycle after the FSM
+        decides it, with its enables decoded from the stage's access code; each word read is
+        registered (in the ECP5 block RAMs' output registers) and read beats go out on R
+        through a FIFO of :data:`READ_AHEAD` beats, read ahead as far as it has room; a host
+        read's byte is selected from the registered word in two steps. A large memory's
         address fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the
         multiplexer in front of it (host command or burst address) was the ULX3S build's
         longest path, later the block RAMs' output multiplexer into the byte select, and then
-        the write and read enables, which come from a register of their own (``access``)
-        and not from the FSM's state decode.
-        ``False`` (default) saves the registers' logic cells (the iCEBreaker).
+        the write and read enables (3 ns of routing to 64 block RAMs across the die), which
+        now come from the request stage. ``False`` (default) saves the registers' logic cells
+        (the iCEBreaker).
 
     Members
     -------
@@ -78,10 +81,11 @@ class AxiBram(wiring.Component):
 
     Latency
     -------
-    Reads: first beat 2 cycles after AR (3 with ``pipelined``), then one beat per cycle while
+    Reads: first beat 2 cycles after AR (6 with ``pipelined``), then one beat per cycle while
     R is ready. Writes: one beat per cycle from the cycle after AW; B the cycle after the last
-    beat. Host: response 1 (write) or 2 (read) cycles after the command, one more (write) or
-    three more (read) with ``pipelined``.
+    beat (with ``pipelined`` that beat is then in the request stage, and any later access
+    follows it there). Host: response 1 (write) or 2 (read) cycles after the command, one more
+    (write) or four more (read) with ``pipelined``.
     """
 
     def __init__(self, params: AxiParams, size: int, *, ram: str = "generic",
