@@ -99,11 +99,11 @@ class FpgaSoC(wiring.Component):
         channel = amap.channel_of(bridge.mem.payload.addr)
         ready, rsp_valid, rsp_data = 0, 0, 0
         for index in range(mem.channels):
-            # Inferred block RAM (the ECP5's 64 DP16KD) takes its address from a register,
-            # and its AXI4 port is behind register slices (AR, AW, W and R: its ready, decoded
-            # from its state, ran into the DMA splitter's enables, its read data across the
-            # die into the chip's buffers); the iCE40's four SPRAMs
-            # keep the multiplexed address and direct ports (no logic cells to spare).
+            # Inferred block RAM (the ECP5's 64 DP16KD) is pipelined and its AXI4 port is
+            # behind register slices (AR, AW, W and R: its ready, decoded from its state, ran
+            # into the DMA splitter's enables, its read data across the die into the chip's
+            # buffers); the iCE40's four SPRAMs keep the multiplexed address and direct ports
+            # (no logic cells to spare).
             pipelined = self.ram == "generic"
             bram = m.submodules[f"bram{index}"] = AxiBram(
                 mem.axi, mem.channel_size, ram=self.ram, pipelined=pipelined)

@@ -435,6 +435,10 @@ class Sequencer(wiring.Component):
         # ULX3S build's path into the ``take`` enables of some 200 flip-flops).
         target_free = Signal()
 
+        def free(is_target):
+            """No command waits in the register of the unit ``is_target(value)`` picks."""
+            return ~Cat(*(is_target(value) & held for value, held in targets.items())).any()
+
         # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
         end_of_half = last_slot & (word == half_words - 1)
@@ -579,13 +583,11 @@ class Sequencer(wiring.Component):
                 m.d.sync += halting.eq(opcode == Opcode.HALT)
                 m.d.sync += [target_of[value].eq(unit == value) for value in targets]
                 if cfg.register_slices:
-                    m.d.sync += target_free.eq(~Cat(*((unit == value) & held for value, held
-                                                      in targets.items())).any())
+                    m.d.sync += target_free.eq(free(lambda value: unit == value))
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 if cfg.register_slices:
-                    m.d.sync += target_free.eq(~Cat(*(target_of[value] & held for value, held
-                                                      in targets.items())).any())
+                    m.d.sync += target_free.eq(free(target_of.get))
                 with m.If(~running):
                     m.next = "DRAIN"
                 with m.Elif(~checked_ok):
@@ -594,9 +596,7 @@ class Sequencer(wiring.Component):
                 with m.Elif(halting):
                     m.d.sync += [running.eq(0), stopping.eq(1)]
                     m.next = "DRAIN"
-                with m.Elif(target_free if cfg.register_slices else
-                            ~Cat(*(target_of[value] & held
-                                   for value, held in targets.items())).any()):
+                with m.Elif(target_free if cfg.register_slices else free(target_of.get)):
                     m.d.comb += [loads[value].eq(target_of[value]) for value in targets]
                     m.d.comb += self.dispatched.eq(1)
                     # Take the staged instruction at once when it is there.
