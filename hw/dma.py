@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from .addrmap import AddressMap
+from .carry import greater_on_carry
 from .config import MemoryConfig
 from .dma_channel import (
     BufferReadSignature,
@@ -186,7 +187,7 @@ class DmaEngine(wiring.Component):
                                             else [])]
 
         if self.fast_control:
-            row_end = remaining <= step                     # the row's last burst
+            row_end = ~greater_on_carry(remaining, step)    # the row's last burst
             next_row = Signal(cfg.addr_width)               # row_addr + desc.stride
             next_gap = Signal.like(to_granule)              # its bytes to the boundary
 

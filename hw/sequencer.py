@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .buffers import REGION_INSTR, BufferMap
 from .bufread import ReadPortSignature
+from .carry import greater_on_carry
 from .cmds import compute_cmd_layout, load_cmd_layout, store_cmd_layout
 from .config import SystoleConfig
 from .dma import descriptor_layout, status_layout
@@ -228,6 +229,9 @@ class Sequencer(wiring.Component):
                                 buf.param_depth, buf.tile_depth) - 1).bit_length())
         span = Signal(rows_bits + aw)         # (rows - 1) * stride, when it is below 2**aw
         span_big = Signal()                   # (rows - 1) * stride >= memory size
+        # The span on a MULT18X18D (ECP5 builds; see the front below).
+        span_dsp = (cfg.check_registers and cfg.array.multiplier == "ecp5"
+                    and max(rows_bits, aw) <= ECP5_OPERAND_BITS)
         code = Signal(8)                      # the first failed check, read when one failed
         checked_ok = Signal()                 # every check passed
         is_known, is_empty = Signal(), Signal()           # CHECK's results for CLASSIFY
@@ -354,7 +358,8 @@ class Sequencer(wiring.Component):
             # in CHECK (negative when the first row already passes the end), so that CLASSIFY
             # holds one compare and no adder: the end passes mem.size when span > room.
             room = Signal(range(-(1 << (aw + 1)), mem.size + 1))
-            beyond = span > room
+            # (On ECP5 builds on the carry chain: ``span`` now comes from a register.)
+            beyond = greater_on_carry(span, room) if span_dsp else span > room
             is_far = Signal()                 # the address or stride passes the memory
             is_memory_op = Signal()           # a LOAD or STORE: the span is checked
         else:
@@ -439,6 +444,25 @@ class Sequencer(wiring.Component):
             """No command waits in the register of the unit ``is_target(value)`` picks."""
             return ~Cat(*(is_target(value) & held for value, held in targets.items())).any()
 
+        # With ``span_dsp`` the range check's multiply runs on a MULT18X18D. The product leaves
+        # the DSP through its output register and a fabric register (``span``): the free DSPs
+        # sit at the die's edge, and a compare straight after the DSP's register was the
+        # ULX3S build's worst path (the route back to ``checked_ok``). The operands are
+        # loaded with ``staged`` (in PICK), two cycles ahead of CHECK as the take is at the
+        # earliest a cycle after PICK; both registers are always enabled, so ``span`` holds
+        # the taken instruction's span from CLASSIFY until the next PICK plus two cycles.
+        if cfg.check_registers:
+            # The range check's multiply takes its operands from registers, loaded with
+            # ``instr`` (at ``take``) or with ``span_dsp`` with ``staged``, so that CHECK
+            # holds only the multiplier.
+            mul_rows_m1 = Signal(rows_bits)
+            mul_stride = Signal(aw)
+            mul_stride_big = Signal()
+
+            def load_operands(rows, stride):
+                return [mul_rows_m1.eq((rows - 1)[:rows_bits]), mul_stride.eq(stride[:aw]),
+                        mul_stride_big.eq(stride[aw:].any() if aw < len(stride) else 0)]
+
         # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
         end_of_half = last_slot & (word == half_words - 1)
@@ -465,6 +489,12 @@ class Sequencer(wiring.Component):
                     staged_low.eq(front_low), staged_valid.eq(running),
                     front_low.eq(front_low + INSTR_BYTES),
                 ]
+                if span_dsp:
+                    # Only a LOAD's or a STORE's span is checked.
+                    store = picked.header.opcode == Opcode.STORE
+                    m.d.sync += load_operands(
+                        Mux(store, picked.operands.store.rows, picked.operands.load.rows),
+                        Mux(store, picked.operands.store.stride, picked.operands.load.stride))
                 if ipw > 1:
                     m.d.sync += slot.eq(Mux(last_slot, 0, slot + 1))
                 with m.If(last_slot):
@@ -474,36 +504,21 @@ class Sequencer(wiring.Component):
                 m.next = "READ"
         with m.If(take):
             m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
-        # On ECP5 builds the range check's multiply runs on a MULT18X18D with ``span`` in its
-        # output register (the same value in the same cycle): yosys leaves a DSP's registers
-        # in the fabric, and the route from the DSP to ``span`` was on the ULX3S build's worst
-        # path.
-        span_dsp = (cfg.check_registers and cfg.array.multiplier == "ecp5"
-                    and max(rows_bits, aw) <= ECP5_OPERAND_BITS)
         if cfg.check_registers:
-            # The range check's multiply takes its operands from registers loaded with
-            # ``instr``, so that CHECK holds only the multiplier.
-            mul_rows_m1 = Signal(rows_bits)
-            mul_stride = Signal(aw)
-            mul_stride_big = Signal()
-            staged_rows, staged_stride = rows_and_stride(staged)
-            # So do the memory check's: mem.size less the row bytes (a constant per row size)
-            # and the address, so that CHECK's ``room`` is one subtraction of registers.
+            # The memory check's mem.size less the row bytes (a constant per row size) and
+            # address are registers too, so that CHECK's ``room`` is one subtraction.
             room_base = Signal(range(mem.size + 1))
             first_addr = Signal(aw)
             staged_addr = mem_addr_of(staged)
             with m.If(take):
-                m.d.sync += [mul_rows_m1.eq((staged_rows - 1)[:rows_bits]),
-                             mul_stride.eq(staged_stride[:aw]),
-                             mul_stride_big.eq(staged_stride[aw:].any()
-                                               if aw < len(staged_stride) else 0),
-                             room_base.eq(per_row_bytes(staged, lambda b: mem.size - b)),
+                if not span_dsp:
+                    m.d.sync += load_operands(*rows_and_stride(staged))
+                m.d.sync += [room_base.eq(per_row_bytes(staged, lambda b: mem.size - b)),
                              first_addr.eq(staged_addr[:aw])]
             if span_dsp:
-                in_check = Signal()
                 product = ecp5_registered_product(m, "span_dsp", mul_rows_m1, mul_stride,
-                                                  keep=in_check)
-                m.d.comb += span.eq(product[:len(span)])
+                                                  keep=C(1, 1))
+                m.d.sync += span.eq(product[:len(span)])
         else:
             mul_rows_m1 = (rows - 1)[:rows_bits]
             mul_stride = stride[:aw]
@@ -538,9 +553,7 @@ class Sequencer(wiring.Component):
                     m.d.comb += take.eq(1)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                if span_dsp:
-                    m.d.comb += in_check.eq(1)
-                else:
+                if not span_dsp:
                     m.d.sync += span.eq(mul_rows_m1 * mul_stride)
                 stride_big = mul_stride_big & mul_rows_m1.any()
                 m.d.sync += span_big.eq(stride_big)
