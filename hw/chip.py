@@ -58,7 +58,8 @@ class SystoleChip(wiring.Component):
 
         m.submodules.csr = csr = ControlRegisters(rows=array.rows, cols=array.cols,
                                                   stall_counters=cfg.stall_counters,
-                                                  registered_events=cfg.registered_control)
+                                                  registered_events=cfg.registered_control,
+                                                  registered_reads=cfg.register_slices)
         m.submodules.sequencer = seq = Sequencer(cfg)
         m.submodules.tokens = tokens = TokenQueues(registered=cfg.registered_control)
         m.submodules.load_unit = load_unit = DmaUnit(cfg, store=False)

@@ -296,9 +296,10 @@ class SystoleConfig:
         of running into the other's enables: the ULX3S build's longest paths, mostly wire
         between the block RAMs and the DSP rows. One cycle more per DMA descriptor's status
         and per MATMUL's results, and the sequencer dispatches on a registered "the target
-        unit's command register is free" (a cycle later when it waits for a busy unit). The
-        cycle model leaves them out (a GEMM on ``tiny`` moved by less than 1 %, within the
-        model's spread). On the ``ulx3s`` presets only.
+        unit's command register is free" (a cycle later when it waits for a busy unit).
+        The control registers answer a host read in three registered steps (two cycles
+        more). The cycle model leaves them out (a GEMM on ``tiny`` moved by less than 1 %,
+        within the model's spread). On the ``ulx3s`` presets only.
     """
 
     name: str = "custom"

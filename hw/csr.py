@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -50,17 +53,24 @@ class ControlRegisters(wiring.Component):
         Count ``dispatched`` a cycle late, from a register: it comes from the sequencer's
         dispatch decision, which would otherwise run into a 32-bit adder. ``False``
         (default) saves the flip-flop (the iCEBreaker).
+    registered_reads : bool
+        Read in three registered steps, two cycles more per read: the address, a register
+        per group of four registers, and their OR. The one multiplexer of all registers
+        from the bus address was a path of the ULX3S build. ``False`` (default) saves the
+        cycles and the flip-flops.
 
     Latency
     -------
-    Write response two cycles after AW and W are both valid; read data two cycles after AR.
+    Write response two cycles after AW and W are both valid; read data two cycles after AR
+    (four with ``registered_reads``).
     Counters clear on START and count while BUSY, from registers a cycle behind it (the last
     busy cycle counts the cycle after); ARRAY_BUSY and STALL_* add up to CYCLES.
     """
 
     def __init__(self, *, rows: int, cols: int, stall_counters: bool = True,
-                 registered_events: bool = False):
+                 registered_events: bool = False, registered_reads: bool = False):
         self.rows, self.cols = rows, cols
+        self.registered_reads = registered_reads
         self.stall_counters = stall_counters
         self.registered_events = registered_events
         super().__init__({
@@ -158,16 +168,39 @@ class ControlRegisters(wiring.Component):
         # Reads: register the data, answer on R.
         r_pending = Signal()
         rdata = Signal(32)
-        m.d.comb += [bus.ar.ready.eq(~r_pending), bus.r.valid.eq(r_pending),
+        m.d.comb += [bus.r.valid.eq(r_pending),
                      bus.r.payload.data.eq(rdata), bus.r.payload.resp.eq(0)]
         with m.If(bus.r.ready & r_pending):
             m.d.sync += r_pending.eq(0)
-        with m.If(bus.ar.valid & ~r_pending):
-            m.d.sync += r_pending.eq(1)
-            with m.Switch(bus.ar.payload.addr):
-                for name, value in readable.items():
+
+        def select(addr, names, target):
+            """``target`` takes the register of ``names`` at ``addr``, or 0."""
+            with m.Switch(addr):
+                for name in names:
                     with m.Case(REG[name].offset):
-                        m.d.sync += rdata.eq(value)
+                        m.d.sync += target.eq(readable[name])
                 with m.Default():
-                    m.d.sync += rdata.eq(0)
+                    m.d.sync += target.eq(0)
+
+        if not self.registered_reads:
+            m.d.comb += bus.ar.ready.eq(~r_pending)
+            with m.If(bus.ar.valid & ~r_pending):
+                m.d.sync += r_pending.eq(1)
+                select(bus.ar.payload.addr, readable, rdata)
+            return m
+        # Registered: the address, then a register per group of four that holds the group's
+        # register (or 0), then their OR in ``rdata``.
+        raddr = Signal.like(bus.ar.payload.addr)
+        addressed, gathered = Signal(), Signal()
+        names = list(readable)
+        parts = [Signal(32, name=f"part{index}") for index in range(0, len(names), 4)]
+        m.d.comb += bus.ar.ready.eq(~r_pending & ~addressed & ~gathered)
+        m.d.sync += [addressed.eq(bus.ar.valid & bus.ar.ready), gathered.eq(addressed)]
+        with m.If(bus.ar.valid & bus.ar.ready):
+            m.d.sync += raddr.eq(bus.ar.payload.addr)
+        with m.If(addressed):
+            for index, part in enumerate(parts):
+                select(raddr, names[4 * index:][:4], part)
+        with m.If(gathered):
+            m.d.sync += [rdata.eq(reduce(operator.or_, parts)), r_pending.eq(1)]
         return m
