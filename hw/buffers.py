@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2, exact_log2
@@ -89,7 +89,9 @@ class ChipBuffers(wiring.Component):
         ``r + 1`` cycles after ``en`` (:class:`~.tilebuf.TileBuffer`).
     acc_read : In(ReadPortSignature(...))
         Accumulator read port of the compute unit's read-modify-write; transparent to
-        ``acc_write``, so a word written in one cycle reads back new in the same cycle.
+        ``acc_write``, so a word written in one cycle reads back new in the same cycle
+        (with ``registered_acc_reads`` its data comes a cycle later, transparent to the
+        write of the ``en`` cycle all the same).
     acc_write : In(WritePortSignature(...))
         Accumulator write port of the compute unit (whole words).
     param : In(ReadPortSignature(...))
@@ -102,8 +104,9 @@ class ChipBuffers(wiring.Component):
 
     Latency
     -------
-    Reads: data one cycle after ``en`` (``store`` ports: two with the configuration's
-    ``registered_acc_reads``; ``act`` and ``weight``: two with ``registered_operand_reads``).
+    Reads: data one cycle after ``en`` (``store`` and ``acc_read``: two with the
+    configuration's ``registered_acc_reads``; ``act`` and ``weight``: two with
+    ``registered_operand_reads``).
     Writes take effect at the end of the cycle.
     """
 
@@ -201,9 +204,28 @@ class ChipBuffers(wiring.Component):
         write = acc.write_port()
         m.d.comb += [write.addr.eq(self.acc_write.addr), write.data.eq(self.acc_write.data),
                      write.en.eq(self.acc_write.en)]
-        rmw = acc.read_port(transparent_for=(write,))
+        if self.config.registered_acc_reads:
+            # The word is registered behind the block RAM, with no logic in between, so the
+            # ECP5 build moves that register into the DP16KDs' output registers (their read
+            # without them took 5.8 ns of the ULX3S build's 8). The transparency is built
+            # here, a cycle late: the write of the read's cycle to its word, kept with a
+            # flag, replaces the registered word. (yosys' emulation of a transparent port
+            # puts its multiplexer between the block RAM and any register behind it.)
+            rmw = acc.read_port()
+            word = Signal.like(rmw.data, name="rmw_word", reset_less=True)
+            hit, hit_q = Signal(), Signal()          # the read's cycle wrote its word
+            written = Signal.like(write.data, reset_less=True)
+            written_q = Signal.like(write.data, reset_less=True)
+            m.d.sync += [word.eq(rmw.data), hit_q.eq(hit), written_q.eq(written)]
+            with m.If(rmw.en):
+                m.d.sync += [hit.eq(write.en & (write.addr == rmw.addr)),
+                             written.eq(write.data)]
+            read = Mux(hit_q, written_q, word)
+        else:
+            rmw = acc.read_port(transparent_for=(write,))
+            read = rmw.data
         m.d.comb += [rmw.addr.eq(self.acc_read.addr), rmw.en.eq(self.acc_read.en),
-                     self.acc_read.data.eq(rmw.data)]
+                     self.acc_read.data.eq(read)]
         # Store-DMA beat reads; with registered_acc_reads the word (and its lane) is
         # registered before the beat multiplexer: data two cycles after ``en``.
         lane_bits = exact_log2(bmap.acc_lanes)

@@ -270,19 +270,16 @@ class ComputeUnit(wiring.Component):
                      held_valid.eq(array.psums.valid)]
         read = self.acc_read.data[:psum_layout.size]
         if self.config.registered_acc_reads:
-            # Three stages: read (R), register the old word (D), add and write (W). The read
-            # port is transparent to the write of its own cycle, so a result two cycles after
-            # another for the same word reads its sum. One cycle after would read the word too
-            # early, but never comes: a MATMUL's rows have words of their own, and a new tile
-            # follows at most every 2 * rows - 1 cycles, on a 1-row array every other cycle
-            # (tests/hw/test_chip.py, back-to-back results).
+            # Three stages: read (R), the old word registered in the buffers (D), add and
+            # write (W). The read is transparent to the write of its own cycle, so a result
+            # two cycles after another for the same word reads its sum. One cycle after would
+            # read the word too early, but never comes: a MATMUL's rows have words of their
+            # own, and a new tile follows at most every 2 * rows - 1 cycles, on a 1-row array
+            # every other cycle (tests/hw/test_chip.py, back-to-back results).
             stage, stage_meta, stage_valid = held, held_meta, held_valid
             held, held_meta, held_valid = (Signal(psum_layout), Signal(meta_layout), Signal())
-            old = Signal(psum_layout)
-            m.d.sync += [held.eq(stage), held_meta.eq(stage_meta), held_valid.eq(stage_valid),
-                         old.eq(read)]
-        else:
-            old = data.View(psum_layout, read)
+            m.d.sync += [held.eq(stage), held_meta.eq(stage_meta), held_valid.eq(stage_valid)]
+        old = data.View(psum_layout, read)
         total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
                     for c in range(cols))
         m.d.comb += [

@@ -320,17 +320,22 @@ def test_register_slices_add_a_cycle_per_crossing(m):
                     "STALL_DRAIN": 1, "STALL_WEIGHTS": 0, "STALL_INPUTS": 1}
 
 
-@pytest.mark.parametrize("pipelined", [False, True])
-def test_back_to_back_results_for_one_accumulator_word(pipelined):
+@pytest.mark.parametrize("options", [
+    {}, {"registered_acc_reads": True, "registered_operand_reads": True},
+    {"registered_acc_reads": True, "registered_operand_reads": True, "register_slices": True}])
+def test_back_to_back_results_for_one_accumulator_word(options):
     """The tightest stream of results for one accumulator word: seven 1-row MATMULs into word
     0 on a 1-row array, operands loaded first. A new tile still waits a cycle for its shift
     (STALL_WEIGHTS once per vector), so the results come every other cycle, which the
     three-stage write-back relies on (its read is transparent only to the write of the same
-    cycle; hw/compute.py). If this array ever took a tile every cycle, this test fails."""
+    cycle; hw/compute.py). If this array ever took a tile every cycle, this test fails.
+    Without register slices each read meets the previous result's write, so the second case
+    checks the transparency the buffers build by hand with ``registered_acc_reads`` (it
+    fails without it); with them no read meets a write to its word (that case passes
+    without it)."""
     from systole.compiler import compile_gemm
 
-    config = replace(CONFIG.with_array(1, 4), registered_acc_reads=pipelined,
-                     registered_operand_reads=pipelined, register_slices=pipelined)
+    config = replace(CONFIG.with_array(1, 4), **options)
     rng = np.random.default_rng(5)
     a = rng.integers(-128, 128, (1, 7), dtype=np.int8)
     a[0, :3] = -128
