@@ -434,11 +434,12 @@ class Sequencer(wiring.Component):
                     m.d.sync += [stream_.payload.eq(command), valid.eq(1)]
             targets[unit_value], loads[unit_value] = valid, load
         target_of = {value: Signal(name=f"to_{value.name.lower()}") for value in targets}
-        # With ``register_slices`` dispatch waits on a register, loaded in CLASSIFY and every
-        # DISPATCH cycle: the instruction's unit has no command waiting (a cycle behind its
-        # ``ready``), not on the units' command registers through the target decode (the
-        # ULX3S build's path into the ``take`` enables of some 200 flip-flops).
-        target_free = Signal()
+        # With ``register_slices`` dispatch is decided by one register, loaded in CLASSIFY and
+        # every DISPATCH cycle: the instruction passed its checks, is no HALT and its unit has
+        # no command waiting (a cycle behind its ``ready``). Not the units' command registers
+        # through the target decode, nor the checks one by one: both were the ULX3S build's
+        # paths into the ``take`` enables of some 200 flip-flops.
+        can_dispatch = Signal()
 
         def free(is_target):
             """No command waits in the register of the unit ``is_target(value)`` picks."""
@@ -582,34 +583,25 @@ class Sequencer(wiring.Component):
                     # which ends at ``checked_ok`` alone (one LUT after the compare).
                     with m.Else():
                         m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
-                    m.d.sync += checked_ok.eq(is_known & ~is_empty & ~is_out_of_buffer
-                                              & ~is_misaligned & ~is_far
-                                              & ~(is_memory_op & beyond))
+                    passed = (is_known & ~is_empty & ~is_out_of_buffer & ~is_misaligned
+                              & ~is_far & ~(is_memory_op & beyond))
                 else:
                     with m.Elif(out_of_memory):
                         m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
                     with m.Else():
                         m.d.sync += code.eq(ErrorCode.NONE)
-                    m.d.sync += checked_ok.eq(is_known & ~is_empty & ~is_out_of_buffer
-                                              & ~is_misaligned & ~out_of_memory)
+                    passed = (is_known & ~is_empty & ~is_out_of_buffer & ~is_misaligned
+                              & ~out_of_memory)
+                m.d.sync += checked_ok.eq(passed)
                 # Decided here so that dispatch looks at registers only.
                 m.d.sync += halting.eq(opcode == Opcode.HALT)
                 m.d.sync += [target_of[value].eq(unit == value) for value in targets]
                 if cfg.register_slices:
-                    m.d.sync += target_free.eq(free(lambda value: unit == value))
+                    m.d.sync += can_dispatch.eq(passed & (opcode != Opcode.HALT)
+                                                & free(lambda value: unit == value))
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
-                if cfg.register_slices:
-                    m.d.sync += target_free.eq(free(target_of.get))
-                with m.If(~running):
-                    m.next = "DRAIN"
-                with m.Elif(~checked_ok):
-                    m.d.sync += fail(code, pc)
-                    m.next = "DRAIN"
-                with m.Elif(halting):
-                    m.d.sync += [running.eq(0), stopping.eq(1)]
-                    m.next = "DRAIN"
-                with m.Elif(target_free if cfg.register_slices else free(target_of.get)):
+                def dispatch():
                     m.d.comb += [loads[value].eq(target_of[value]) for value in targets]
                     m.d.comb += self.dispatched.eq(1)
                     # Take the staged instruction at once when it is there.
@@ -618,6 +610,25 @@ class Sequencer(wiring.Component):
                         m.next = "CHECK"
                     with m.Else():
                         m.next = "READ"
+
+                if cfg.register_slices:
+                    # Staying here means the checks passed and it is no HALT (with
+                    # ``can_dispatch`` low the first cycle decides those): the unit decides.
+                    m.d.sync += can_dispatch.eq(free(target_of.get))
+                with m.If(~running):
+                    m.next = "DRAIN"
+                if cfg.register_slices:       # first, so that it alone decides ``take``
+                    with m.Elif(can_dispatch):
+                        dispatch()
+                with m.Elif(~checked_ok):
+                    m.d.sync += fail(code, pc)
+                    m.next = "DRAIN"
+                with m.Elif(halting):
+                    m.d.sync += [running.eq(0), stopping.eq(1)]
+                    m.next = "DRAIN"
+                if not cfg.register_slices:
+                    with m.Elif(free(target_of.get)):
+                        dispatch()
             with m.State("DRAIN"):
                 m.d.sync += [running.eq(0), fetch_on.eq(0)]
                 # Outstanding fetches must land before the ring can be reused.

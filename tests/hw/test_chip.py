@@ -82,7 +82,7 @@ def test_accumulate_over_two_matmuls():
     np.testing.assert_array_equal(result(run.memory, 5), 2 * matmul_int32(a, b))
 
 
-@pytest.mark.parametrize("bad,code", [
+BAD_INSTRUCTIONS = [
     (0x3E, ErrorCode.ILLEGAL_OPCODE),
     (encode("LOAD", buffer=3, buf_addr=32, rows=1, mem_addr=0, stride=WORD),
      ErrorCode.BUFFER_RANGE),
@@ -109,18 +109,23 @@ def test_accumulate_over_two_matmuls():
     (encode("STORE", acc_addr=0, rows=1, mem_addr=(1 << 32) - WORD, stride=WORD),
      ErrorCode.MEMORY_RANGE),
     (encode("STORE", acc_addr=0, rows=256, mem_addr=0, stride=4128), ErrorCode.MEMORY_RANGE),
-])
-def test_bad_instruction_stops_before_writing(bad, code):
+]
+
+
+@pytest.mark.parametrize("bad,code", BAD_INSTRUCTIONS)
+@pytest.mark.parametrize("register_slices", [False, True])
+def test_bad_instruction_stops_before_writing(bad, code, register_slices):
     """The bad instruction comes after a correct GEMM and before a second STORE: the GEMM's
     result lands, the error is reported with the instruction's address, nothing after it
-    writes memory."""
+    writes memory. With ``register_slices`` one register decides the dispatch before the
+    checks' results are looked at one by one (hw/sequencer.py, ``can_dispatch``)."""
     a, b = operands(3, seed=2)
     program = gemm_program(3, extra=[
         bad,
         encode("STORE", acc_addr=0, rows=3, mem_addr=0x3400, stride=WORD),
     ])
     image = image_with(program, a, b)
-    run = run_chip(CONFIG, image, 0)
+    run = run_chip(replace(CONFIG, register_slices=register_slices), image, 0)
     assert run.registers["ERROR_CODE"] == code
     assert run.registers["ERROR_PC"] == 4 * 16
     assert run.registers["STATUS"] & 0b110 == 0b110         # DONE and ERROR
@@ -130,6 +135,21 @@ def test_bad_instruction_stops_before_writing(bad, code):
         expected[C_ADDR + WORD * i:C_ADDR + WORD * i + 16] = row.view(np.uint8)
     np.testing.assert_array_equal(run.memory[:len(image)], expected)
     assert not run.memory[len(image):].any()
+
+
+@pytest.mark.parametrize("register_slices", [False, True])
+def test_bad_first_instruction_writes_nothing(register_slices):
+    """Each bad instruction of the test above as a program's first, where its unit is idle
+    and would take it at once: the error is reported at address 0 and memory is unchanged.
+    (Above, the STORE unit is still busy when most of them are checked.)"""
+    for bad, code in BAD_INSTRUCTIONS:
+        image = image_with([bad, encode("STORE", acc_addr=0, rows=3, mem_addr=0x3400,
+                                        stride=WORD), encode("HALT")],
+                           *operands(3, seed=2))
+        run = run_chip(replace(CONFIG, register_slices=register_slices), image, 0)
+        assert (run.registers["ERROR_CODE"], run.registers["ERROR_PC"]) == (code, 0), bad
+        np.testing.assert_array_equal(run.memory[:len(image)], image)
+        assert not run.memory[len(image):].any()
 
 
 @pytest.mark.parametrize("registered_control", [True, False])
