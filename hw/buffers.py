@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2, exact_log2
@@ -89,9 +89,9 @@ class ChipBuffers(wiring.Component):
         ``r + 1`` cycles after ``en`` (:class:`~.tilebuf.TileBuffer`).
     acc_read : In(ReadPortSignature(...))
         Accumulator read port of the compute unit's read-modify-write; transparent to
-        ``acc_write``, so a word written in one cycle reads back new in the same cycle
-        (with ``registered_acc_reads`` its data comes a cycle later, transparent to the
-        write of the ``en`` cycle all the same).
+        ``acc_write``, so a word written in one cycle reads back new in the same cycle.
+        With ``registered_acc_reads`` its data comes a cycle later and it is not
+        transparent (the compute unit forwards its write).
     acc_write : In(WritePortSignature(...))
         Accumulator write port of the compute unit (whole words).
     param : In(ReadPortSignature(...))
@@ -205,22 +205,14 @@ class ChipBuffers(wiring.Component):
         m.d.comb += [write.addr.eq(self.acc_write.addr), write.data.eq(self.acc_write.data),
                      write.en.eq(self.acc_write.en)]
         if self.config.registered_acc_reads:
-            # The word is registered behind the block RAM, with no logic in between, so the
-            # ECP5 build moves that register into the DP16KDs' output registers (their read
-            # without them took 5.8 ns of the ULX3S build's 8). The transparency is built
-            # here, a cycle late: the write of the read's cycle to its word, kept with a
-            # flag, replaces the registered word. (yosys' emulation of a transparent port
-            # puts its multiplexer between the block RAM and any register behind it.)
+            # The word is registered behind the block RAM, with no logic in between, so that
+            # the ECP5 build moves the register into the DP16KDs' output registers (their read
+            # without them took 5.8 ns of the ULX3S build's 8). Not transparent: yosys'
+            # emulation of a transparent port puts its multiplexer between the block RAM and
+            # any register behind it. The compute unit forwards its own write instead.
             rmw = acc.read_port()
-            word = Signal.like(rmw.data, name="rmw_word", reset_less=True)
-            hit, hit_q = Signal(), Signal()          # the read's cycle wrote its word
-            written = Signal.like(write.data, reset_less=True)
-            written_q = Signal.like(write.data, reset_less=True)
-            m.d.sync += [word.eq(rmw.data), hit_q.eq(hit), written_q.eq(written)]
-            with m.If(rmw.en):
-                m.d.sync += [hit.eq(write.en & (write.addr == rmw.addr)),
-                             written.eq(write.data)]
-            read = Mux(hit_q, written_q, word)
+            read = Signal.like(rmw.data, name="rmw_word", reset_less=True)
+            m.d.sync += read.eq(rmw.data)
         else:
             rmw = acc.read_port(transparent_for=(write,))
             read = rmw.data

@@ -44,7 +44,8 @@ class ComputeUnit(wiring.Component):
         Tile buffer read port (``config.matvec`` only; row-skewed data, see
         :class:`~.tilebuf.TileBuffer`).
     acc_read : Out(ReadPortSignature(...))
-        Accumulator read port (must be transparent to ``acc_write``).
+        Accumulator read port: transparent to ``acc_write``, or with ``registered_acc_reads``
+        data a cycle later and not transparent (the unit forwards its own write).
     acc_write : Out(Signature addr, data, en)
     idle : Out(1)
         No command queued or in flight.
@@ -268,20 +269,34 @@ class ComputeUnit(wiring.Component):
         ]
         m.d.sync += [held.eq(array.psums.payload), held_meta.eq(meta),
                      held_valid.eq(array.psums.valid)]
-        read = self.acc_read.data[:psum_layout.size]
+        old = data.View(psum_layout, self.acc_read.data[:psum_layout.size])
         if self.config.registered_acc_reads:
             # Three stages: read (R), the old word registered in the buffers (D), add and
-            # write (W). The read is transparent to the write of its own cycle, so a result
-            # two cycles after another for the same word reads its sum. One cycle after would
+            # write (W). The word written in the read's cycle is forwarded, so a result two
+            # cycles after another for the same word reads its sum. One cycle after would
             # read the word too early, but never comes: a MATMUL's rows have words of their
             # own, and a new tile follows at most every 2 * rows - 1 cycles, on a 1-row array
             # every other cycle (tests/hw/test_chip.py, back-to-back results).
             stage, stage_meta, stage_valid = held, held_meta, held_valid
             held, held_meta, held_valid = (Signal(psum_layout), Signal(meta_layout), Signal())
             m.d.sync += [held.eq(stage), held_meta.eq(stage_meta), held_valid.eq(stage_valid)]
-        old = data.View(psum_layout, read)
-        total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
-                    for c in range(cols))
+            # The forwarded word has an adder of its own, so that no multiplexer sits between
+            # the block RAM (its output register, on the ECP5) and the adder: the sums are
+            # selected after it, with ``accumulate``.
+            hit, hit_q = Signal(), Signal()
+            forward = Signal(psum_layout, reset_less=True)
+            forward_q = Signal(psum_layout, reset_less=True)
+            with m.If(self.acc_read.en):
+                m.d.sync += [hit.eq(self.acc_write.en
+                                    & (self.acc_write.addr == self.acc_read.addr)),
+                             forward.eq(self.acc_write.data[:psum_layout.size])]
+            m.d.sync += [hit_q.eq(hit), forward_q.eq(forward)]
+            total = Cat(Mux(held_meta.accumulate,
+                            Mux(hit_q, forward_q[c] + held[c], old[c] + held[c]),
+                            held[c])[:fmt.acc_width] for c in range(cols))
+        else:
+            total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
+                        for c in range(cols))
         m.d.comb += [
             self.acc_write.addr.eq(held_meta.acc_addr),
             self.acc_write.data.eq(total),      # padding bits of the word stay zero

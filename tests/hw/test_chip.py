@@ -350,9 +350,9 @@ def test_back_to_back_results_for_one_accumulator_word(options):
     three-stage write-back relies on (its read is transparent only to the write of the same
     cycle; hw/compute.py). If this array ever took a tile every cycle, this test fails.
     Without register slices each read meets the previous result's write, so the second case
-    checks the transparency the buffers build by hand with ``registered_acc_reads`` (it
-    fails without it); with them no read meets a write to its word (that case passes
-    without it)."""
+    checks the compute unit's forwarding of that write with ``registered_acc_reads``, whose
+    read is not transparent (it fails without the forwarding); with them no read meets a
+    write to its word (that case passes without it)."""
     from systole.compiler import compile_gemm
 
     config = replace(CONFIG.with_array(1, 4), **options)
