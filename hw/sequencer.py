@@ -358,8 +358,8 @@ class Sequencer(wiring.Component):
             # in CHECK (negative when the first row already passes the end), so that CLASSIFY
             # holds one compare and no adder: the end passes mem.size when span > room.
             room = Signal(range(-(1 << (aw + 1)), mem.size + 1))
-            # (On ECP5 builds on the carry chain: ``span`` now comes from a register.)
-            beyond = greater_on_carry(span, room) if span_dsp else span > room
+            # With ``span_dsp`` the compare is a register of its own (loaded below).
+            beyond = Signal() if span_dsp else span > room
             is_far = Signal()                 # the address or stride passes the memory
             is_memory_op = Signal()           # a LOAD or STORE: the span is checked
         else:
@@ -445,13 +445,15 @@ class Sequencer(wiring.Component):
             """No command waits in the register of the unit ``is_target(value)`` picks."""
             return ~Cat(*(is_target(value) & held for value, held in targets.items())).any()
 
-        # With ``span_dsp`` the range check's multiply runs on a MULT18X18D. The product leaves
-        # the DSP through its output register and a fabric register (``span``): the free DSPs
-        # sit at the die's edge, and a compare straight after the DSP's register was the
-        # ULX3S build's worst path (the route back to ``checked_ok``). The operands are
-        # loaded with ``staged`` (in PICK), two cycles ahead of CHECK as the take is at the
-        # earliest a cycle after PICK; both registers are always enabled, so ``span`` holds
-        # the taken instruction's span from CLASSIFY until the next PICK plus two cycles.
+        # With ``span_dsp`` the range check's multiply runs on a MULT18X18D, at the die's edge
+        # where the free DSPs sit: a compare straight after the DSP and then the route back
+        # to ``checked_ok`` was the ULX3S build's worst path. So the compare is registered
+        # next to the DSP (``beyond``), and the whole check runs ahead: the operands and the
+        # memory check's registers are loaded with ``staged`` (in PICK), the product and
+        # ``room`` a cycle later, ``beyond`` a cycle after that, all always enabled. The take
+        # comes at the earliest a cycle after PICK and the next PICK at the earliest two
+        # cycles after the take, so ``beyond`` holds the taken instruction's result in
+        # CLASSIFY (and in CHECK, the operands still hold it for ``span_big``).
         if cfg.check_registers:
             # The range check's multiply takes its operands from registers, loaded with
             # ``instr`` (at ``take``) or with ``span_dsp`` with ``staged``, so that CHECK
@@ -459,10 +461,18 @@ class Sequencer(wiring.Component):
             mul_rows_m1 = Signal(rows_bits)
             mul_stride = Signal(aw)
             mul_stride_big = Signal()
+            # So are the memory check's: mem.size less the row bytes (a constant per row
+            # size) and the address, so that ``room`` is one subtraction.
+            room_base = Signal(range(mem.size + 1))
+            first_addr = Signal(aw)
 
             def load_operands(rows, stride):
                 return [mul_rows_m1.eq((rows - 1)[:rows_bits]), mul_stride.eq(stride[:aw]),
                         mul_stride_big.eq(stride[aw:].any() if aw < len(stride) else 0)]
+
+            def load_room(word):
+                return [room_base.eq(per_row_bytes(word, lambda b: mem.size - b)),
+                        first_addr.eq(mem_addr_of(word)[:aw])]
 
         # Front: READ (ring read), SELECT (the ring word arrives), PICK (the instruction of
         # the word) -> staged. It stops at ``running`` low; what it staged is then dropped.
@@ -496,6 +506,7 @@ class Sequencer(wiring.Component):
                     m.d.sync += load_operands(
                         Mux(store, picked.operands.store.rows, picked.operands.load.rows),
                         Mux(store, picked.operands.store.stride, picked.operands.load.stride))
+                    m.d.sync += load_room(picked)
                 if ipw > 1:
                     m.d.sync += slot.eq(Mux(last_slot, 0, slot + 1))
                 with m.If(last_slot):
@@ -505,21 +516,15 @@ class Sequencer(wiring.Component):
                 m.next = "READ"
         with m.If(take):
             m.d.sync += [instr.eq(staged), pc_low.eq(staged_low), staged_valid.eq(0)]
-        if cfg.check_registers:
-            # The memory check's mem.size less the row bytes (a constant per row size) and
-            # address are registers too, so that CHECK's ``room`` is one subtraction.
-            room_base = Signal(range(mem.size + 1))
-            first_addr = Signal(aw)
-            staged_addr = mem_addr_of(staged)
+        if span_dsp:
+            product = ecp5_registered_product(m, "span_dsp", mul_rows_m1, mul_stride,
+                                              keep=C(1, 1))
+            m.d.sync += [room.eq(room_base - first_addr),
+                         beyond.eq(greater_on_carry(product[:len(span)], room))]
+        elif cfg.check_registers:
             with m.If(take):
-                if not span_dsp:
-                    m.d.sync += load_operands(*rows_and_stride(staged))
-                m.d.sync += [room_base.eq(per_row_bytes(staged, lambda b: mem.size - b)),
-                             first_addr.eq(staged_addr[:aw])]
-            if span_dsp:
-                product = ecp5_registered_product(m, "span_dsp", mul_rows_m1, mul_stride,
-                                                  keep=C(1, 1))
-                m.d.sync += span.eq(product[:len(span)])
+                m.d.sync += load_operands(*rows_and_stride(staged))
+                m.d.sync += load_room(staged)
         else:
             mul_rows_m1 = (rows - 1)[:rows_bits]
             mul_stride = stride[:aw]
@@ -559,11 +564,10 @@ class Sequencer(wiring.Component):
                 stride_big = mul_stride_big & mul_rows_m1.any()
                 m.d.sync += span_big.eq(stride_big)
                 if cfg.check_registers:
-                    m.d.sync += [
-                        room.eq(room_base - first_addr),
-                        is_memory_op.eq(moves_data),
-                        is_far.eq(moves_data & (addr_big | stride_big)),
-                    ]
+                    if not span_dsp:
+                        m.d.sync += room.eq(room_base - first_addr)
+                    m.d.sync += [is_memory_op.eq(moves_data),
+                                 is_far.eq(moves_data & (addr_big | stride_big))]
                 # The checks that do not need the span, registered here for CLASSIFY.
                 m.d.sync += [is_known.eq(known), is_empty.eq(empty),
                              is_out_of_buffer.eq(out_of_buffer), is_misaligned.eq(misaligned)]
