@@ -73,15 +73,25 @@ class TokenQueues(wiring.Component):
                 pushed = Signal(name=f"{name}_pushed")      # last cycle's pulses
                 popped = Signal(name=f"{name}_popped")
                 # ``count == 0`` and ``count == 1`` in registers of their own, kept with the
-                # counter, so that ``ready`` is one LUT of flip-flops.
+                # counter.
                 empty = Signal(init=1, name=f"{name}_empty")
                 single = Signal(name=f"{name}_single")
-                # count + pushed - popped != 0 (a pop never takes a token that is not there).
-                m.d.comb += ready.eq(pushed | Mux(popped, ~single, ~empty))
+                # ``ready`` is a register too: count + pushed - popped != 0 for the next
+                # cycle, from this cycle's pulses and the same registers a cycle ahead (a pop
+                # never takes a token that is not there). The pop, decided by the consumer's
+                # handshake, then ends at one LUT before a flip-flop.
+                ready_q = Signal(name=f"{name}_ready")
+                m.d.comb += ready.eq(ready_q)
+                # The tokens after this cycle's counter update, before the pulses.
+                next_empty = Mux(pushed & ~popped, 0, Mux(popped & ~pushed, single, empty))
+                next_single = Mux(pushed & ~popped, empty,
+                                  Mux(popped & ~pushed, count == 2, single))
                 with m.If(self.clear):
-                    m.d.sync += [pushed.eq(0), popped.eq(0), empty.eq(1), single.eq(0)]
+                    m.d.sync += [pushed.eq(0), popped.eq(0), empty.eq(1), single.eq(0),
+                                 ready_q.eq(0)]
                 with m.Else():
-                    m.d.sync += [pushed.eq(inc), popped.eq(dec)]
+                    m.d.sync += [pushed.eq(inc), popped.eq(dec),
+                                 ready_q.eq(inc | Mux(dec, ~next_single, ~next_empty))]
                     with m.If(pushed & ~popped):
                         m.d.sync += [empty.eq(0), single.eq(empty)]
                     with m.Elif(popped & ~pushed):
