@@ -272,14 +272,17 @@ class ComputeUnit(wiring.Component):
         old = data.View(psum_layout, self.acc_read.data[:psum_layout.size])
         if self.config.registered_acc_reads:
             # Three stages: read (R), the old word registered in the buffers (D), add and
-            # write (W). The word written in the read's cycle is forwarded, so a result two
-            # cycles after another for the same word reads its sum. One cycle after would
-            # read the word too early, but never comes: a MATMUL's rows have words of their
-            # own, and a new tile follows at most every 2 * rows - 1 cycles, on a 1-row array
-            # every other cycle (tests/hw/test_chip.py, back-to-back results).
+            # write (W); the read is not transparent. Results for one word come from
+            # different MATMULs, whose weight tiles shift in one row per cycle after the one
+            # before: the second result follows the first by at least ``rows + 1`` cycles
+            # (tests/hw/test_chip.py, back-to-back results and the tightest accumulation).
+            # From two rows on that is three or more, so the first result's write (W) is done
+            # before the second's read (R). A 1-row array forwards the word written in the
+            # read's cycle.
             stage, stage_meta, stage_valid = held, held_meta, held_valid
             held, held_meta, held_valid = (Signal(psum_layout), Signal(meta_layout), Signal())
             m.d.sync += [held.eq(stage), held_meta.eq(stage_meta), held_valid.eq(stage_valid)]
+        if self.config.registered_acc_reads and rows == 1:
             # The forwarded word has an adder of its own, so that no multiplexer sits between
             # the block RAM (its output register, on the ECP5) and the adder: the sums are
             # selected after it, with ``accumulate``.

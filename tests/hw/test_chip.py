@@ -380,6 +380,46 @@ def test_back_to_back_results_for_one_accumulator_word(options):
     np.testing.assert_array_equal(layout.read_result(run.memory), matmul_int32(a, b))
 
 
+@pytest.mark.parametrize("rows", [2, 4])
+@pytest.mark.parametrize("options", [
+    {"registered_acc_reads": True}, {"registered_acc_reads": True, "register_slices": True},
+    {}])
+def test_tightest_accumulation_into_one_word(rows, options):
+    """Seven 1-vector MATMULs, each with a weight tile of its own, all into accumulator word
+    0: results for one word as close together as they come, ``rows + 1`` cycles apart (the
+    next tile's shift). With ``registered_acc_reads`` the accumulator read is not transparent
+    and arrays of two rows and more do not forward the write (hw/compute.py): each write
+    must be done before the next read of its word. Equal to numpy, -128 included."""
+    config = replace(CONFIG.with_array(rows, 4), **options)
+    rng = np.random.default_rng(rows)
+    a = rng.integers(-128, 128, (7, rows), dtype=np.int8)
+    a[0] = -128
+    b = rng.integers(-128, 128, (7 * rows, 4), dtype=np.int8)
+    b[:rows] = -128
+    program = [encode("LOAD", buffer=1, buf_addr=0, rows=7 * rows, mem_addr=B_ADDR,
+                      stride=WORD),
+               encode("LOAD", buffer=0, buf_addr=0, rows=7, mem_addr=A_ADDR, stride=WORD,
+                      push_next=1)]
+    program += [encode("MATMUL", act_addr=i, weight_addr=rows * i, acc_addr=0, rows=1,
+                       accumulate=int(i > 0), pop_prev=int(i == 0), push_next=int(i == 6))
+                for i in range(7)]
+    program += [encode("STORE", acc_addr=0, rows=1, mem_addr=C_ADDR, stride=WORD,
+                       pop_prev=1), encode("HALT")]
+    image = np.zeros(0x4000, np.uint8)
+    for index, word in enumerate(program):
+        image[16 * index:][:16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
+    for i, row in enumerate(a):
+        image[A_ADDR + WORD * i:][:rows] = row.view(np.uint8)
+    for r, row in enumerate(b):
+        image[B_ADDR + WORD * r:][:4] = row.view(np.uint8)
+    run = run_chip(config, image, 0)
+    assert run.registers["ERROR_CODE"] == 0
+    if rows == 2 and not config.register_slices:
+        # Each vector waits two cycles for its tile: results three cycles apart, the least.
+        assert (run.registers["ARRAY_BUSY"], run.registers["STALL_WEIGHTS"]) == (7, 14)
+    np.testing.assert_array_equal(result(run.memory, 1), matmul_int32(a.reshape(1, -1), b))
+
+
 def test_program_at_the_end_of_memory():
     """The last ring half of memory: fetch stops exactly at the end (the sequencer keeps
     program addresses in ``addr_width + 1`` bits)."""
