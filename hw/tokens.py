@@ -82,7 +82,7 @@ class TokenQueues(wiring.Component):
                 # handshake, then ends at one LUT before a flip-flop.
                 ready_q = Signal(name=f"{name}_ready")
                 m.d.comb += ready.eq(ready_q)
-                # The counter's flags after this cycle's update (before the pulses).
+                # The tokens after this cycle's counter update, before the pulses.
                 next_empty = Mux(pushed & ~popped, 0, Mux(popped & ~pushed, single, empty))
                 next_single = Mux(pushed & ~popped, empty,
                                   Mux(popped & ~pushed, count == 2, single))
@@ -91,8 +91,11 @@ class TokenQueues(wiring.Component):
                                  ready_q.eq(0)]
                 with m.Else():
                     m.d.sync += [pushed.eq(inc), popped.eq(dec),
-                                 empty.eq(next_empty), single.eq(next_single),
                                  ready_q.eq(inc | Mux(dec, ~next_single, ~next_empty))]
+                    with m.If(pushed & ~popped):
+                        m.d.sync += [empty.eq(0), single.eq(empty)]
+                    with m.Elif(popped & ~pushed):
+                        m.d.sync += [empty.eq(single), single.eq(count == 2)]
                 inc, dec = pushed, popped
             else:
                 m.d.comb += ready.eq(count != 0)
