@@ -58,16 +58,17 @@ class AxiBram(wiring.Component):
         Registers around the block RAM for a fast clock: the memory's address comes from a
         register only (host accesses load it first, one cycle more each); every access
         reaches the block RAMs from a request stage of registers, a cycle after the FSM
-        decides it, with its enables decoded from the stage's access code; each word read is
-        registered (in the ECP5 block RAMs' output registers) and read beats go out on R
-        through a FIFO of :data:`READ_AHEAD` beats, read ahead as far as it has room; a host
-        read's byte is selected from the registered word in two steps. A large memory's
-        address fans out to every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the
-        multiplexer in front of it (host command or burst address) was the ULX3S build's
-        longest path, later the block RAMs' output multiplexer into the byte select, and then
-        the write and read enables (3 ns of routing to 64 block RAMs across the die), which
-        now come from the request stage. ``False`` (default) saves the registers' logic cells
-        (the iCEBreaker).
+        decides it, its write enables straight from registers, and the read port reads every
+        cycle (a constant clock enable); each word read is registered (in the ECP5 block
+        RAMs' output registers) and read beats go out on R through a FIFO of
+        :data:`READ_AHEAD` beats, read ahead as far as it has room; a host read's byte is
+        selected from the registered word in two steps. A large memory's address fans out to
+        every block RAM (64 DP16KD for the ULX3S's 128 KiB), and the multiplexer in front of
+        it (host command or burst address) was the ULX3S build's longest path, later the
+        block RAMs' output multiplexer into the byte select, then the write and read enables
+        (3 ns of routing to 64 block RAMs across the die), which now come from the request
+        stage, and then the clock enable decoded there, now constant. ``False`` (default)
+        saves the registers' logic cells (the iCEBreaker).
 
     Members
     -------
@@ -171,12 +172,8 @@ class AxiBram(wiring.Component):
             # written): W's beat, or the host's byte on every lane during a host write.
             m.d.comb += write.data.eq(Mux(host_write, host_data.replicate(p.data_bytes),
                                           axi.w.payload.data))
-            # The enables from a register of their own (``access``), not from the FSM's state
-            # decode: they go to every block RAM (64 DP16KD on the ULX3S, all over the die).
-            # One register for every kind of access, so that yosys sees the read and write
-            # enables exclusive and maps the read enable to the block RAMs' clock enable (with
-            # flags of their own it emulated it in logic, and the read data lost its output
-            # registers). ``more``: a read burst's beats still to read (remaining != 0).
+            # The write enables from a register of their own (``access``), not from the FSM's
+            # state decode. ``more``: a read burst's beats still to read (remaining != 0).
             access = Signal(Access)
             more = Signal()
             host_we = Signal(p.data_bytes)              # the host write's lane
@@ -185,29 +182,23 @@ class AxiBram(wiring.Component):
                 write.en.eq(Mux(access == Access.WRITE,
                                 Mux(axi.w.valid, axi.w.payload.strb, 0),
                                 Mux(access == Access.HOST_WRITE, host_we, 0))),
-                read.en.eq(issue | (access == Access.HOST_READ)),
                 axi.w.ready.eq(access == Access.WRITE),
                 last.eq(remaining == 1),
             ]
-            # The request stage. Its access code goes along and is decoded into the block
-            # RAMs' enables, so that yosys still sees them exclusive.
-            req_access = Signal(Access)
-            req_mask, req_read = Signal(p.data_bytes), Signal()
+            # The request stage: the block RAMs' address, data and write enables straight from
+            # registers. The read port reads every cycle (its word is taken at a fixed latency
+            # behind ``in_req``, and the address does not move while a host read waits for its
+            # byte), so that its clock enable is constant: decoded from the access, it was the
+            # ULX3S build's longest path (one net to 64 DP16KD across the die).
             m.d.sync += [
                 ports.write.addr.eq(write.addr), ports.read.addr.eq(read.addr),
-                ports.write.data.eq(write.data), req_mask.eq(write.en), req_read.eq(read.en),
-                req_access.eq(access),
+                ports.write.data.eq(write.data), ports.write.en.eq(write.en),
                 word.eq(read.data),
                 in_req.eq(issue), in_port.eq(in_req), in_word.eq(in_port),
                 last_req.eq(last), last_port.eq(last_req), last_word.eq(last_port),
                 credits.eq(credits + issue - popped),
             ]
-            m.d.comb += [
-                ports.write.en.eq(Mux((req_access == Access.WRITE)
-                                      | (req_access == Access.HOST_WRITE), req_mask, 0)),
-                ports.read.en.eq(((req_access == Access.READ)
-                                  | (req_access == Access.HOST_READ)) & req_read),
-            ]
+            m.d.comb += ports.read.en.eq(1)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += axi.aw.ready.eq(1)
