@@ -52,8 +52,6 @@ asic:
 fpga:
 	set -o pipefail; $(BIN)/systole fpga --board icebreaker --json | tee results/fpga-icebreaker.json
 	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --json | tee results/fpga-ulx3s-85f.json
-	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --clock-mhz 100 --out build/fpga/ulx3s-85f-100mhz \
-		--json | tee results/fpga-ulx3s-85f-100mhz.json
 	set -o pipefail; $(BIN)/systole fpga --board ulx3s-85f --scope array --out build/fpga/ulx3s-85f-array \
 		--json | tee results/fpga-ulx3s-85f-array.json
 
