@@ -120,11 +120,12 @@ class AxiBram(wiring.Component):
         write, read = self._ram(m, depth)
         if self.pipelined:
             # The FSM's accesses reach the block RAMs a cycle later, from a request stage of
-            # registers (below): its write and read here are the stage's inputs.
+            # registers (below): its write and read here are the stage's inputs. The read has
+            # no enable: the port reads every cycle.
             ports = SimpleNamespace(write=write, read=read)
             write = SimpleNamespace(addr=Signal(word_bits), data=Signal(p.data_width),
                                     en=Signal(p.data_bytes))
-            read = SimpleNamespace(addr=write.addr, en=Signal(), data=ports.read.data)
+            read = SimpleNamespace(addr=write.addr, data=ports.read.data)
         addr = Signal(word_bits)                 # the one address of both ports
         m.d.comb += [write.addr.eq(addr), read.addr.eq(addr)]
 
