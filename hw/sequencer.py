@@ -584,7 +584,7 @@ class Sequencer(wiring.Component):
                 if cfg.check_registers:
                     # ``code`` is read only when a check failed: past the first four that is
                     # the memory check, so the code does not wait for the span's compare,
-                    # which ends at ``checked_ok`` alone (one LUT after the compare).
+                    # which ends at ``checked_ok`` alone (``beyond``, registered or not).
                     with m.Else():
                         m.d.sync += code.eq(ErrorCode.MEMORY_RANGE)
                     passed = (is_known & ~is_empty & ~is_out_of_buffer & ~is_misaligned
