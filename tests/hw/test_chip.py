@@ -22,9 +22,9 @@ MODEL_TOLERANCE = 0.06
 def image_with(program, a, b, *, a_addr=A_ADDR, size=0x4000):
     image = np.zeros(size, np.uint8)
     for m, row in enumerate(a):
-        image[a_addr + WORD * m:a_addr + WORD * m + 4] = row.view(np.uint8)
+        image[a_addr + WORD * m:][:row.size] = row.view(np.uint8)
     for r, row in enumerate(b):
-        image[B_ADDR + WORD * r:B_ADDR + WORD * r + 4] = row.view(np.uint8)
+        image[B_ADDR + WORD * r:][:row.size] = row.view(np.uint8)
     for index, word in enumerate(program):
         image[16 * index:16 * index + 16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
     return image
@@ -405,14 +405,7 @@ def test_tightest_accumulation_into_one_word(rows, options):
                 for i in range(7)]
     program += [encode("STORE", acc_addr=0, rows=1, mem_addr=C_ADDR, stride=WORD,
                        pop_prev=1), encode("HALT")]
-    image = np.zeros(0x4000, np.uint8)
-    for index, word in enumerate(program):
-        image[16 * index:][:16] = np.frombuffer(word.to_bytes(16, "little"), np.uint8)
-    for i, row in enumerate(a):
-        image[A_ADDR + WORD * i:][:rows] = row.view(np.uint8)
-    for r, row in enumerate(b):
-        image[B_ADDR + WORD * r:][:4] = row.view(np.uint8)
-    run = run_chip(config, image, 0)
+    run = run_chip(config, image_with(program, a, b), 0)
     assert run.registers["ERROR_CODE"] == 0
     if rows == 2 and not config.register_slices:
         # Each vector waits two cycles for its tile: results three cycles apart, the least.
