@@ -294,12 +294,11 @@ class ComputeUnit(wiring.Component):
                                     & (self.acc_write.addr == self.acc_read.addr)),
                              forward.eq(self.acc_write.data[:psum_layout.size])]
             m.d.sync += [hit_q.eq(hit), forward_q.eq(forward)]
-            total = Cat(Mux(held_meta.accumulate,
-                            Mux(hit_q, forward_q[c] + held[c], old[c] + held[c]),
-                            held[c])[:fmt.acc_width] for c in range(cols))
+            sums = [Mux(hit_q, forward_q[c] + held[c], old[c] + held[c]) for c in range(cols)]
         else:
-            total = Cat(Mux(held_meta.accumulate, old[c] + held[c], held[c])[:fmt.acc_width]
-                        for c in range(cols))
+            sums = [old[c] + held[c] for c in range(cols)]
+        total = Cat(Mux(held_meta.accumulate, sums[c], held[c])[:fmt.acc_width]
+                    for c in range(cols))
         m.d.comb += [
             self.acc_write.addr.eq(held_meta.acc_addr),
             self.acc_write.data.eq(total),      # padding bits of the word stay zero
