@@ -9,7 +9,7 @@ import copy
 import json
 
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -133,20 +133,45 @@ class Reads(wiring.Component):
         return m
 
 
-def test_netlists_before_and_after_the_pass_match_the_rtl(tmp_path):
-    top = Reads()
+def synthesised(design, tmp_path, after_read=""):
+    """``design`` (a component class) as RTL Verilog (``rtl.v``) and as a ``synth_ecp5``
+    netlist before and after the pass: ``(ports, before, after, ports the pass changed)``,
+    the first for :func:`gatelevel.testbench`."""
+    top = design()
     ports = [{"name": name, "direction": "input" if member.flow == In else "output",
-              "width": member.shape.width if hasattr(member.shape, "width") else member.shape}
+              "width": Shape.cast(member.shape).width}
              for name, member in top.signature.members.items()]
-    (tmp_path / "rtl.v").write_text(verilog.convert(Reads(), name="top"))
+    (tmp_path / "rtl.v").write_text(verilog.convert(design(), name="top"))
+    before = synth_ecp5(rtlil.convert(top, name="top"), "top", tmp_path,
+                        after_read=after_read)
+    after = tmp_path / "after.json"
+    after.write_text(before.read_text())
+    return ports, before, after, absorb_file(after)
+
+
+def simulate_against_rtl(ports, tmp_path, netlists, *, cycles, seed):
+    """Random stimulus on every input of ``ports`` for ``cycles`` cycles: each netlist
+    (``{name: JSON path}``) must give the RTL's outputs, free of x and z, cycle for cycle
+    (after reset). Returns the RTL's transcript."""
+    library = cell_library(tmp_path)
+    (tmp_path / "tb.v").write_text(gatelevel.testbench("top", ports, cycles=cycles, seed=seed))
+    want = gatelevel.simulate(tmp_path, "rtl", [tmp_path / "tb.v", tmp_path / "rtl.v"])
+    assert len(want) == cycles
+    for name, path in netlists.items():
+        got = gatelevel.simulate(tmp_path, name, [tmp_path / "tb.v",
+                                                  netlist_verilog(path, tmp_path / f"{name}.v"),
+                                                  *library])
+        assert got[4:] == want[4:], name
+        assert not any(c in line.lower() for line in got[4:] for c in "xz"), name
+    return want
+
+
+def test_netlists_before_and_after_the_pass_match_the_rtl(tmp_path):
     # As in the chip's build, a read of a word in the cycle it is written may return anything
     # (systole.fpga.buffer_collision_script): otherwise yosys puts its emulation between the
     # block RAM and the register. The DP16KD model returns the old word, as the RTL does.
-    before = synth_ecp5(rtlil.convert(top, name="top"), "top", tmp_path,
-                        after_read=buffer_collision_script("top"))
-    after = tmp_path / "after.json"
-    after.write_text(before.read_text())
-    changed = absorb_file(after)
+    ports, before, after, changed = synthesised(Reads, tmp_path,
+                                                after_read=buffer_collision_script("top"))
     # The 36-bit word (one 512 x 36 block RAM) and the 16-bit word loaded on ce2 (one
     # 1,024 x 18); not the register with a reset, nor the word used twice.
     assert sorted(port.split(":")[1] for port in changed) == ["AB", "B"], changed
@@ -154,19 +179,8 @@ def test_netlists_before_and_after_the_pass_match_the_rtl(tmp_path):
     assert sum(cell["type"] == "TRELLIS_FF" for cell in cells.values()) == \
         sum(cell["type"] == "TRELLIS_FF"
             for cell in json.loads(before.read_text())["modules"]["top"]["cells"].values()) - 52
-
-    library = cell_library(tmp_path)
-    (tmp_path / "tb.v").write_text(gatelevel.testbench("top", ports, cycles=400, seed=3))
-    want = gatelevel.simulate(tmp_path, "rtl", [tmp_path / "tb.v", tmp_path / "rtl.v"])
-    got = {name: gatelevel.simulate(tmp_path, name, [tmp_path / "tb.v",
-                                           netlist_verilog(path, tmp_path / f"{name}.v"),
-                                           *library])
-           for name, path in (("before", before), ("after", after))}
-    assert len(want) == 400
-    for name, lines in got.items():
-        assert lines[4:] == want[4:], name
-        assert not any(c in line.lower() for line in lines[4:] for c in "xz"), name
-
+    simulate_against_rtl(ports, tmp_path, {"before": before, "after": after},
+                         cycles=400, seed=3)
 
 
 class ShortBursts(wiring.Component):
@@ -220,14 +234,8 @@ def test_pipelined_axi_bram_netlist_matches_its_rtl(tmp_path):
     the word register moves into the DP16KDs. Random AXI4 and host traffic on the
     synthesised netlist, before and after the pass, against the RTL (a DP16KD model without
     its output register fails it)."""
-    top = ShortBursts()
-    ports = [{"name": name, "direction": "input" if member.flow == In else "output",
-              "width": member.shape} for name, member in top.signature.members.items()]
-    (tmp_path / "rtl.v").write_text(verilog.convert(ShortBursts(), name="top"))
-    before = synth_ecp5(rtlil.convert(top, name="top"), "top", tmp_path)
-    after = tmp_path / "after.json"
-    after.write_text(before.read_text())
-    assert len(absorb_file(after)) == 8
+    ports, before, after, changed = synthesised(ShortBursts, tmp_path)
+    assert len(changed) == 8
     cells = json.loads(after.read_text())["modules"]["top"]["cells"].values()
     brams = [cell for cell in cells if cell["type"] == "DP16KD"]
     assert len(brams) == 8
@@ -236,18 +244,9 @@ def test_pipelined_axi_bram_netlist_matches_its_rtl(tmp_path):
         assert cell["parameters"]["WRITEMODE_A"] == "READBEFOREWRITE"
         assert cell["parameters"]["REGMODE_A"] == "OUTREG"
 
-    library = cell_library(tmp_path)
-    (tmp_path / "tb.v").write_text(gatelevel.testbench("top", ports, cycles=3000, seed=5))
-    want = gatelevel.simulate(tmp_path, "rtl", [tmp_path / "tb.v", tmp_path / "rtl.v"])
-    assert len(want) == 3000
-    names = list(top.signature.members)
-    outputs = [name for name in names if top.signature.members[name].flow == Out]
+    want = simulate_against_rtl(ports, tmp_path, {"before": before, "after": after},
+                                cycles=3000, seed=5)
+    outputs = [port["name"] for port in ports if port["direction"] == "output"]
     beats = {line.split()[1 + outputs.index("r_data")] for line in want}
     rsps = {line.split()[1 + outputs.index("rsp_data")] for line in want}
     assert len(beats) > 100 and len(rsps) > 10      # words and bytes read back, not just 0
-    for name, path in (("before", before), ("after", after)):
-        got = gatelevel.simulate(tmp_path, name, [tmp_path / "tb.v",
-                                                  netlist_verilog(path, tmp_path / f"{name}.v"),
-                                                  *library])
-        assert got[4:] == want[4:], name
-        assert not any(c in line.lower() for line in got[4:] for c in "xz"), name
